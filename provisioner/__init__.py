@@ -1,0 +1,3 @@
+"""provision: a declarative environment provisioner for Docker."""
+
+__version__ = "0.1.0"

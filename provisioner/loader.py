@@ -1,0 +1,217 @@
+"""Read a blueprint file into plain data, remembering where every key and value sits.
+
+PyYAML's composer gives nodes with positions; this module builds the Python
+values itself so it can record the position of each key path, reject duplicate
+keys (PyYAML silently keeps the last one) and still honour anchors, aliases and
+the `<<` merge key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provisioner.errors import BlueprintInvalid, Location, Problem
+
+KeyPath = tuple[str | int, ...]
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# Refuse documents that would take long to parse or nest deeper than any real blueprint.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_NESTING = 64
+
+
+@dataclass
+class SourceMap:
+    """Positions of keys and values in one file, by key path."""
+
+    file: str
+    key_positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    value_positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: KeyPath, *, at_key: bool = False) -> Location:
+        """Return the position of `path`, or of its nearest recorded parent.
+
+        With `at_key`, point at the key itself (for an unknown or misspelt key)
+        rather than at its value.
+        """
+        for length in range(len(path), -1, -1):
+            prefix = tuple(path[:length])
+            positions = self.key_positions if at_key else self.value_positions
+            if prefix in positions:
+                line, column = positions[prefix]
+                return Location(self.file, line, column)
+            if prefix in self.value_positions:
+                line, column = self.value_positions[prefix]
+                return Location(self.file, line, column)
+        return Location(self.file, 1, 1)
+
+
+@dataclass
+class Document:
+    """A parsed blueprint file: its data and where each part of it came from."""
+
+    path: Path
+    data: Any
+    source_map: SourceMap
+
+
+def load_document(path: Path, display_name: str | None = None) -> Document:
+    """Parse `path` as YAML; raise BlueprintInvalid with positions on any syntax problem."""
+    name = display_name or str(path)
+    text = _read_text(path, name)
+    source_map = SourceMap(name)
+    problems: list[Problem] = []
+
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        builder = _Builder(loader, source_map, problems)
+        data = {} if node is None else builder.build(node, ())
+    except yaml.MarkedYAMLError as error:
+        raise BlueprintInvalid([_syntax_problem(name, error)]) from None
+    except yaml.YAMLError as error:
+        raise BlueprintInvalid([Problem(Location(name, 1, 1), "", f"invalid YAML: {error}")]) from None
+    finally:
+        loader.dispose()
+
+    if problems:
+        raise BlueprintInvalid(problems)
+    return Document(path=path, data=data, source_map=source_map)
+
+
+def _read_text(path: Path, name: str) -> str:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise BlueprintInvalid([
+            Problem(None, "", f"blueprint file {name} not found",
+                    "run provision in the folder that holds blueprint.yaml, or pass -f PATH"),
+        ]) from None
+    except OSError as error:
+        raise BlueprintInvalid([Problem(None, "", f"cannot read {name}: {error.strerror}")]) from None
+
+    if size > MAX_FILE_BYTES:
+        raise BlueprintInvalid([
+            Problem(Location(name, 1, 1), "",
+                    f"file is {size} bytes, more than the limit of {MAX_FILE_BYTES} bytes",
+                    "split the environment into several blueprints"),
+        ])
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise BlueprintInvalid([
+            Problem(Location(name, 1, 1), "", f"file is not valid UTF-8 ({error.reason} at byte {error.start})",
+                    "save the blueprint as UTF-8"),
+        ]) from None
+    except OSError as error:
+        raise BlueprintInvalid([Problem(None, "", f"cannot read {name}: {error.strerror}")]) from None
+
+
+def _syntax_problem(name: str, error: yaml.MarkedYAMLError) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    location = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+    message = f"invalid YAML: {error.problem or error.context}"
+    hint = ""
+    if "\\t" in str(error.problem) or "tab" in str(error.problem):
+        hint = "indent with spaces; YAML does not allow tabs for indentation"
+    return Problem(location, "", message, hint)
+
+
+class _Builder:
+    """Turns a YAML node tree into dicts, lists and scalars, recording positions."""
+
+    def __init__(self, loader: yaml.SafeLoader, source_map: SourceMap, problems: list[Problem]):
+        self.loader = loader
+        self.source_map = source_map
+        self.problems = problems
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        if len(path) > MAX_NESTING:
+            self._report(node, path, f"nesting is deeper than the limit of {MAX_NESTING} levels")
+            return None
+
+        self._record_value(node, path)
+        if isinstance(node, yaml.MappingNode):
+            return self._build_mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and ":" in node.value:
+            # YAML 1.1 reads 22:22 as the base-60 number 1342; a blueprint never means that.
+            return node.value
+        return value
+
+    def _build_mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+        # Merged keys first, so that explicit keys override them and their positions win.
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                for source in self._merge_sources(value_node, path):
+                    for key, value in self._build_mapping(source, path).items():
+                        merged.setdefault(key, value)
+
+        result: dict[str, Any] = {}
+        first_seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
+            key = self._key_text(key_node, path)
+            if key is None:
+                continue
+            if key in first_seen:
+                earlier = first_seen[key].start_mark.line + 1
+                self._report(key_node, path + (key,), f"duplicate key {key!r} (first defined on line {earlier})",
+                             "remove one of the two; YAML would otherwise silently keep only the last")
+                continue
+            first_seen[key] = key_node
+            self.source_map.key_positions[path + (key,)] = _position(key_node)
+            result[key] = self.build(value_node, path + (key,))
+
+        for key, value in merged.items():
+            result.setdefault(key, value)
+        return result
+
+    def _merge_sources(self, value_node: yaml.Node, path: KeyPath) -> list[yaml.MappingNode]:
+        if isinstance(value_node, yaml.MappingNode):
+            return [value_node]
+        if isinstance(value_node, yaml.SequenceNode) and all(isinstance(item, yaml.MappingNode) for item in value_node.value):
+            return list(value_node.value)
+        self._report(value_node, path, "the << merge key takes a mapping or a list of mappings",
+                     "point << at an anchored mapping, for example <<: *defaults")
+        return []
+
+    def _key_text(self, key_node: yaml.Node, path: KeyPath) -> str | None:
+        # Keys are names: keep them as written, so `80:` or `on:` stays a string.
+        if isinstance(key_node, yaml.ScalarNode):
+            return key_node.value
+        self._report(key_node, path, "a mapping key must be a plain value, not a list or mapping")
+        return None
+
+    def _record_value(self, node: yaml.Node, path: KeyPath) -> None:
+        self.source_map.value_positions[path] = _position(node)
+
+    def _report(self, node: yaml.Node, path: KeyPath, message: str, hint: str = "") -> None:
+        line, column = _position(node)
+        location = Location(self.source_map.file, line, column)
+        self.problems.append(Problem(location, format_key_path(path), message, hint))
+
+
+def _position(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def format_key_path(path: KeyPath) -> str:
+    """Render a key path the way a user reads it: containers.web.ports[0]."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text

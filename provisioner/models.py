@@ -1,0 +1,238 @@
+"""The blueprint's data model (version 1), as pydantic models.
+
+Each model checks one object on its own: types, allowed values and the syntax
+of strings such as ports and mounts. Rules that look across objects (references,
+overlapping subnets, cycles) live in `validation`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from provisioner.names import DOCKER_NAME_PATTERN, PROJECT_PATTERN
+from provisioner.short_syntax import parse_mount, parse_port, parse_volumes_from
+
+ENV_NAME_PATTERN = re.compile(r"^[^=\s]+$")
+RESTART_PATTERN = re.compile(r"^(no|always|unless-stopped|on-failure(:[0-9]+)?)$")
+
+DockerName = Annotated[str, StringConstraints(pattern=DOCKER_NAME_PATTERN, max_length=128)]
+ProjectName = Annotated[str, StringConstraints(pattern=PROJECT_PATTERN, max_length=63)]
+
+
+def _parse_text(parser: Callable[[str], dict[str, Any]], *, accept_int: bool = False) -> Callable[[Any], Any]:
+    """Wrap a short-syntax parser so strings are parsed and anything else is validated as given."""
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str):
+            return parser(value)
+        if accept_int and isinstance(value, int) and not isinstance(value, bool):
+            return parser(str(value))
+        return value
+
+    return parse
+
+
+class StrictModel(BaseModel):
+    """Base for every blueprint object: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VolumeSpec(StrictModel):
+    """A named volume."""
+
+    driver: str = Field("local", description="Volume driver.")
+    driver_opts: dict[str, str] = Field(default_factory=dict, description="Options passed to the driver.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels added to the volume.")
+
+
+class NetworkSpec(StrictModel):
+    """A network; a bridge by default, or an overlay on a swarm."""
+
+    driver: Literal["bridge", "overlay"] = Field("bridge", description="Network driver.")
+    subnet: ipaddress.IPv4Network | None = Field(None, description="IPv4 subnet in CIDR form; the engine picks one when omitted.")
+    gateway: ipaddress.IPv4Address | None = Field(None, description="Gateway address inside the subnet.")
+    ip_range: ipaddress.IPv4Network | None = Field(None, description="Range inside the subnet from which the engine assigns addresses.")
+    internal: bool = Field(False, description="Cut the network off from outside traffic.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels added to the network.")
+
+    @model_validator(mode="after")
+    def _addresses_need_subnet(self) -> NetworkSpec:
+        if self.subnet is None and (self.gateway is not None or self.ip_range is not None):
+            raise ValueError("gateway and ip_range need a subnet; add subnet: CIDR to this network")
+        return self
+
+
+class ContainerNetwork(StrictModel):
+    """A container's attachment to one blueprint network."""
+
+    ipv4_address: ipaddress.IPv4Address | None = Field(None, description="Static address inside the network's subnet.")
+    aliases: list[str] = Field(default_factory=list, description="Extra DNS names of the container on this network.")
+
+
+class Mount(StrictModel):
+    """One entry of `volumes`, parsed from SOURCE:TARGET[:ro|rw] or TARGET."""
+
+    type: Literal["anonymous", "volume", "bind"]
+    source: str | None
+    target: str
+    read_only: bool = False
+
+
+class Port(StrictModel):
+    """One published port, parsed from [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]."""
+
+    host_ip: str
+    host_port: int
+    container_port: int
+    protocol: Literal["tcp", "udp"]
+
+
+class VolumesFrom(StrictModel):
+    """One entry of `volumes_from`, parsed from NAME or NAME:ro|rw."""
+
+    container: str
+    read_only: bool = False
+
+
+class ContainerSpec(StrictModel):
+    """A container; started by default."""
+
+    image: str = Field(min_length=1, description="Image reference, for example busybox:1.36.")
+    command: list[str] | None = Field(None, description="Command, as a list or a shell-like string.")
+    entrypoint: list[str] | None = Field(None, description="Entrypoint, as a list or a shell-like string.")
+    environment: dict[str, str] = Field(default_factory=dict, description="Environment variables, as a mapping or a list of NAME=VALUE.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels added to the container.")
+    user: str | None = Field(None, description="User (name or UID[:GID]) the process runs as.")
+    working_dir: str | None = Field(None, description="Working folder of the process.")
+    hostname: str | None = Field(None, description="Host name inside the container.")
+    volumes: list[Annotated[Mount, BeforeValidator(_parse_text(parse_mount))]] = Field(default_factory=list, description="Mounts: TARGET (anonymous volume), VOLUME:TARGET[:ro] or PATH:TARGET[:ro] (bind).")
+    volumes_from: list[Annotated[VolumesFrom, BeforeValidator(_parse_text(parse_volumes_from))]] = Field(default_factory=list, description="Containers whose volumes to mount, as NAME or NAME:ro.")
+    networks: dict[DockerName, ContainerNetwork] = Field(default_factory=dict, description="Blueprint networks to join, with optional static address and aliases.")
+    network_mode: str | None = Field(None, description="host, none or container:NAME; cannot be combined with networks or ports.")
+    ports: list[Annotated[Port, BeforeValidator(_parse_text(parse_port, accept_int=True))]] = Field(default_factory=list, description="Published ports: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp].")
+    restart: str = Field("no", description="Restart policy: no, always, unless-stopped or on-failure[:N].")
+    depends_on: list[DockerName] = Field(default_factory=list, description="Containers to create (and start) before this one.")
+    state: Literal["running", "created"] = Field("running", description="Whether the container is started or only created.")
+    pull: Literal["missing", "always", "never"] = Field("missing", description="When to pull the image.")
+
+    @field_validator("command", "entrypoint", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return shlex.split(value)
+            except ValueError as error:
+                raise ValueError(f"cannot split {value!r} into words ({error}); write it as a list") from None
+        return value
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment_mapping(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return _environment_from_list(value)
+        if isinstance(value, dict):
+            return {key: _environment_value(key, item) for key, item in value.items()}
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not ENV_NAME_PATTERN.match(name):
+                raise ValueError(f"invalid environment variable name {name!r}; names cannot contain '=' or spaces")
+        return value
+
+    @field_validator("networks", mode="before")
+    @classmethod
+    def _networks_mapping(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {name: {} for name in value}
+        if isinstance(value, dict):
+            return {name: {} if item is None else item for name, item in value.items()}
+        return value
+
+    @field_validator("network_mode")
+    @classmethod
+    def _check_network_mode(cls, value: str | None) -> str | None:
+        if value is None or value in ("host", "none"):
+            return value
+        if value.startswith("container:") and re.match(DOCKER_NAME_PATTERN, value.removeprefix("container:")):
+            return value
+        raise ValueError(f"invalid network_mode {value!r}; use host, none or container:NAME")
+
+    @field_validator("restart", mode="before")
+    @classmethod
+    def _restart_policy(cls, value: Any) -> Any:
+        if value is False:
+            # YAML 1.1 reads an unquoted `no` as false; the only sensible meaning here is "no".
+            return "no"
+        if isinstance(value, str) and not RESTART_PATTERN.match(value):
+            raise ValueError(f"invalid restart policy {value!r}; use no, always, unless-stopped or on-failure[:N]")
+        return value
+
+
+class VolumeContainerSpec(ContainerSpec):
+    """A data-only container that other containers mount with volumes_from; created, not started, by default."""
+
+    state: Literal["running", "created"] = Field("created", description="Whether the container is started or only created.")
+
+
+class Blueprint(StrictModel):
+    """A whole blueprint file (version 1)."""
+
+    version: Literal[1] = Field(description="Blueprint format version; must be 1.")
+    project: ProjectName = Field(description="Project that owns every object below; lower-case letters, digits, '_' and '-'.")
+    volumes: dict[DockerName, VolumeSpec] = Field(default_factory=dict, description="Named volumes.")
+    networks: dict[DockerName, NetworkSpec] = Field(default_factory=dict, description="Networks.")
+    volume_containers: dict[DockerName, VolumeContainerSpec] = Field(default_factory=dict, description="Data-only containers.")
+    containers: dict[DockerName, ContainerSpec] = Field(default_factory=dict, description="Containers.")
+
+    @field_validator("volumes", "networks", "volume_containers", "containers", mode="before")
+    @classmethod
+    def _empty_entries(cls, value: Any) -> Any:
+        # `name:` with nothing after it means "all defaults", as in Compose.
+        if value is None:
+            return {}
+        if isinstance(value, dict):
+            return {name: {} if item is None else item for name, item in value.items()}
+        return value
+
+    def all_containers(self) -> dict[str, ContainerSpec]:
+        """Volume containers and containers together; they share Docker's container names."""
+        return {**self.volume_containers, **self.containers}
+
+
+def _environment_from_list(items: list[Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in items:
+        if not isinstance(item, str) or "=" not in item:
+            raise ValueError(f"invalid environment entry {item!r}; write NAME=VALUE")
+        name, _, text = item.partition("=")
+        result[name] = text
+    return result
+
+
+def _environment_value(name: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(f"environment variable {name} is the boolean {str(value).lower()}; "
+                         f"quote it (\"{str(value).lower()}\") so the container gets the text you meant")
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value

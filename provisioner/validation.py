@@ -1,0 +1,329 @@
+"""Load a blueprint file and check it as a whole.
+
+`load_blueprint` is the first step of every command: it parses the file,
+validates each object with the models, then applies the rules that look across
+objects. Every problem found is reported at once, with its file position.
+"""
+
+from __future__ import annotations
+
+import difflib
+import graphlib
+import ipaddress
+import os.path
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from provisioner.blueprint_errors import NAME_RULE, problems_from_validation_error
+from provisioner.errors import BlueprintInvalid, Problem
+from provisioner.loader import Document, KeyPath, format_key_path, load_document
+from provisioner.models import (
+    Blueprint,
+    ContainerSpec,
+    NetworkSpec,
+    Port,
+    VolumeContainerSpec,
+    VolumeSpec,
+)
+from provisioner.names import DOCKER_NAME_PATTERN
+
+
+@dataclass(frozen=True)
+class LoadedBlueprint:
+    """A valid blueprint with the file it came from."""
+
+    blueprint: Blueprint
+    document: Document
+
+    @property
+    def base_dir(self) -> Path:
+        """Folder against which relative bind mount paths are resolved."""
+        return self.document.path.resolve().parent
+
+
+SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "volumes": VolumeSpec,
+    "networks": NetworkSpec,
+    "volume_containers": VolumeContainerSpec,
+    "containers": ContainerSpec,
+}
+
+
+def load_blueprint(path: Path) -> LoadedBlueprint:
+    """Parse and validate `path`; raise BlueprintInvalid listing every problem."""
+    document = load_document(path)
+    if not isinstance(document.data, dict):
+        raise BlueprintInvalid([
+            Problem(document.source_map.locate(()), "", "a blueprint must be a mapping with version, project and sections",
+                    "start the file with version: 1 and project: NAME"),
+        ])
+
+    problems, blueprint = _validate_models(document)
+    problems += BlueprintRules(blueprint, document).check()
+    if problems:
+        raise BlueprintInvalid(problems)
+    return LoadedBlueprint(Blueprint.model_validate(blueprint.model_dump()), document)
+
+
+def _validate_models(document: Document) -> tuple[list[Problem], Blueprint]:
+    """Validate the top level and each section entry on its own.
+
+    Validating entries one by one lets the cross-object rules still run on the
+    valid entries, so a single run reports every problem in the file.
+    """
+    data: dict = document.data
+    source_map = document.source_map
+    problems: list[Problem] = []
+
+    shell = {key: ({} if key in SECTION_MODELS and isinstance(value, dict) else value) for key, value in data.items()}
+    try:
+        Blueprint.model_validate(shell)
+    except ValidationError as error:
+        problems += problems_from_validation_error(error, source_map)
+
+    valid_sections: dict[str, dict[str, BaseModel]] = {}
+    for section, model in SECTION_MODELS.items():
+        entries = data.get(section)
+        valid_sections[section] = {}
+        if not isinstance(entries, dict):
+            continue
+        for name, entry in entries.items():
+            path = (section, name)
+            if not re.match(DOCKER_NAME_PATTERN, name):
+                problems.append(Problem(source_map.locate(path, at_key=True), format_key_path(path),
+                                        f"invalid name {name!r}", f"{NAME_RULE}; rename it"))
+            try:
+                valid_sections[section][name] = model.model_validate({} if entry is None else entry)
+            except ValidationError as error:
+                problems += problems_from_validation_error(error, source_map, prefix=path)
+
+    blueprint = Blueprint.model_construct(version=1, project=str(data.get("project", "")), **valid_sections)
+    return problems, blueprint
+
+
+class BlueprintRules:
+    """Rules that need more than one object of the blueprint to check."""
+
+    def __init__(self, blueprint: Blueprint, document: Document):
+        self.blueprint = blueprint
+        self.document = document
+        self.problems: list[Problem] = []
+        # Names of entries that failed model validation still count as defined,
+        # so a broken entry does not also produce "not defined" errors elsewhere.
+        self.declared_volumes = _declared_names(document, "volumes")
+        self.declared_networks = _declared_names(document, "networks")
+        self.declared_containers = _declared_names(document, "volume_containers") | _declared_names(document, "containers")
+
+    def check(self) -> list[Problem]:
+        self._check_container_names_unique()
+        self._check_network_mode_exclusive()
+        self._check_references()
+        self._check_bind_sources()
+        self._check_networks()
+        self._check_static_addresses()
+        self._check_published_ports()
+        self._check_dependency_cycles()
+        return self.problems
+
+    def _report(self, path: KeyPath, message: str, hint: str = "", *, at_key: bool = False) -> None:
+        location = self.document.source_map.locate(path, at_key=at_key)
+        self.problems.append(Problem(location, format_key_path(path), message, hint))
+
+    def _containers(self) -> list[tuple[str, str, ContainerSpec]]:
+        """(section, name, spec) for every container and volume container."""
+        items = [("volume_containers", name, spec) for name, spec in self.blueprint.volume_containers.items()]
+        items += [("containers", name, spec) for name, spec in self.blueprint.containers.items()]
+        return items
+
+    def _check_container_names_unique(self) -> None:
+        for name in self.blueprint.containers:
+            if name in self.blueprint.volume_containers:
+                self._report(("containers", name), f"container name {name!r} is also a volume container",
+                             "Docker container names are unique; rename one of them", at_key=True)
+
+    def _check_network_mode_exclusive(self) -> None:
+        for section, name, spec in self._containers():
+            if spec.network_mode is None:
+                continue
+            for key in ("networks", "ports"):
+                if getattr(spec, key):
+                    self._report((section, name, key),
+                                 f"{key} cannot be combined with network_mode {spec.network_mode!r}",
+                                 f"remove {key} or network_mode; a container in {spec.network_mode} mode has no networks "
+                                 "or ports of its own", at_key=True)
+
+    def _check_references(self) -> None:
+        containers = self.blueprint.all_containers()
+        for section, name, spec in self._containers():
+            base = (section, name)
+            for index, mount in enumerate(spec.volumes):
+                if mount.type == "volume" and mount.source not in self.declared_volumes:
+                    self._report(base + ("volumes", index), f"volume {mount.source!r} is not defined",
+                                 _defined_hint("volumes", mount.source, self.blueprint.volumes))
+            for index, entry in enumerate(spec.volumes_from):
+                if entry.container == name:
+                    self._report(base + ("volumes_from", index), f"{name!r} cannot take volumes from itself")
+                elif entry.container not in self.declared_containers:
+                    self._report(base + ("volumes_from", index), f"container {entry.container!r} is not defined",
+                                 _defined_hint("volume_containers or containers", entry.container, containers))
+            for network in spec.networks:
+                if network not in self.declared_networks:
+                    self._report(base + ("networks", network), f"network {network!r} is not defined",
+                                 _defined_hint("networks", network, self.blueprint.networks), at_key=True)
+            for index, dependency in enumerate(spec.depends_on):
+                if dependency == name:
+                    self._report(base + ("depends_on", index), f"{name!r} cannot depend on itself")
+                elif dependency not in self.declared_containers:
+                    self._report(base + ("depends_on", index), f"container {dependency!r} is not defined",
+                                 _defined_hint("volume_containers or containers", dependency, containers))
+            self._check_shared_namespace(base, name, spec)
+
+    def _check_shared_namespace(self, base: KeyPath, name: str, spec: ContainerSpec) -> None:
+        if not (spec.network_mode or "").startswith("container:"):
+            return
+        target = spec.network_mode.removeprefix("container:")
+        containers = self.blueprint.all_containers()
+        if target == name:
+            self._report(base + ("network_mode",), f"{name!r} cannot share its own network namespace")
+        elif target not in self.declared_containers:
+            self._report(base + ("network_mode",), f"container {target!r} is not defined",
+                         _defined_hint("volume_containers or containers", target, containers))
+        elif target in containers and containers[target].state != "running" and spec.state == "running":
+            self._report(base + ("network_mode",), f"container {target!r} is not started (state: created), "
+                         "so there is no network namespace to share",
+                         f"set state: running on {target!r}, or point network_mode at a running container")
+
+    def _check_bind_sources(self) -> None:
+        base_dir = self.document.path.resolve().parent
+        for section, name, spec in self._containers():
+            for index, mount in enumerate(spec.volumes):
+                if mount.type != "bind":
+                    continue
+                source = resolve_bind_source(mount.source, base_dir)
+                if not source.exists():
+                    self._report((section, name, "volumes", index),
+                                 f"bind mount source {mount.source!r} does not exist (resolved to {source})",
+                                 "create it, or fix the path; a relative path is relative to the blueprint file")
+
+    def _check_networks(self) -> None:
+        seen: list[tuple[str, ipaddress.IPv4Network]] = []
+        for name, spec in self.blueprint.networks.items():
+            path = ("networks", name)
+            if spec.subnet is None:
+                continue
+            if spec.gateway is not None and spec.gateway not in spec.subnet:
+                self._report(path + ("gateway",), f"gateway {spec.gateway} is outside subnet {spec.subnet}",
+                             f"pick a gateway inside {spec.subnet}, such as {next(spec.subnet.hosts())}")
+            if spec.gateway is not None and spec.gateway in (spec.subnet.network_address, spec.subnet.broadcast_address):
+                self._report(path + ("gateway",), f"gateway {spec.gateway} is the network or broadcast address of {spec.subnet}",
+                             f"use a host address such as {next(spec.subnet.hosts())}")
+            if spec.ip_range is not None and not spec.ip_range.subnet_of(spec.subnet):
+                self._report(path + ("ip_range",), f"ip_range {spec.ip_range} is not inside subnet {spec.subnet}",
+                             f"pick a range inside {spec.subnet}")
+            for other_name, other in seen:
+                if spec.subnet.overlaps(other):
+                    self._report(path + ("subnet",), f"subnet {spec.subnet} overlaps subnet {other} of network {other_name!r}",
+                                 "give each network its own address range")
+            seen.append((name, spec.subnet))
+
+    def _check_static_addresses(self) -> None:
+        claimed: dict[ipaddress.IPv4Address, str] = {}
+        for section, name, spec in self._containers():
+            for network_name, attachment in spec.networks.items():
+                address = attachment.ipv4_address
+                network = self.blueprint.networks.get(network_name)
+                if address is None or network is None:
+                    continue
+                path = (section, name, "networks", network_name, "ipv4_address")
+                if network.subnet is None:
+                    self._report(path, f"static address {address} needs a subnet on network {network_name!r}",
+                                 f"add subnet: to network {network_name!r}, or remove ipv4_address")
+                    continue
+                if address not in network.subnet:
+                    self._report(path, f"address {address} is outside subnet {network.subnet} of network {network_name!r}",
+                                 f"pick an address inside {network.subnet}")
+                elif address == effective_gateway(network):
+                    self._report(path, f"address {address} is the gateway of network {network_name!r}",
+                                 "pick another address; the gateway belongs to the host")
+                elif address in (network.subnet.network_address, network.subnet.broadcast_address):
+                    self._report(path, f"address {address} is the network or broadcast address of {network.subnet}",
+                                 "pick a host address inside the subnet")
+                elif address in claimed:
+                    self._report(path, f"address {address} is already given to {claimed[address]!r}",
+                                 "give each container its own address")
+                else:
+                    claimed[address] = name
+
+    def _check_published_ports(self) -> None:
+        claimed: list[tuple[Port, str]] = []
+        for section, name, spec in self._containers():
+            for index, port in enumerate(spec.ports):
+                owner = next((owner for other, owner in claimed if _ports_clash(port, other)), None)
+                if owner is not None:
+                    self._report((section, name, "ports", index),
+                                 f"host port {port.host_ip}:{port.host_port}/{port.protocol} is already published by {owner!r}",
+                                 "publish each host address and port once")
+                else:
+                    claimed.append((port, name))
+
+    def _check_dependency_cycles(self) -> None:
+        graph: dict[str, set[str]] = {}
+        for _, name, spec in self._containers():
+            graph[name] = set(container_dependencies(spec))
+        sorter = graphlib.TopologicalSorter(graph)
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as error:
+            cycle = error.args[1]
+            first = cycle[0]
+            section = "containers" if first in self.blueprint.containers else "volume_containers"
+            path_text = " -> ".join(reversed(cycle))
+            self._report((section, first), f"dependency cycle: {path_text} (each one needs the next)",
+                         "break the cycle by removing one of these depends_on, volumes_from or network_mode references",
+                         at_key=True)
+
+
+def effective_gateway(network: NetworkSpec) -> ipaddress.IPv4Address | None:
+    """The declared gateway, or the first host address, which the engine takes when none is declared."""
+    if network.gateway is not None or network.subnet is None:
+        return network.gateway
+    return next(network.subnet.hosts(), None)
+
+
+def container_dependencies(spec: ContainerSpec) -> list[str]:
+    """Names of the containers that must exist before this one."""
+    names = [entry.container for entry in spec.volumes_from]
+    if spec.network_mode and spec.network_mode.startswith("container:"):
+        names.append(spec.network_mode.removeprefix("container:"))
+    names += spec.depends_on
+    return names
+
+
+def resolve_bind_source(source: str, base_dir: Path) -> Path:
+    path = Path(source).expanduser()
+    if not path.is_absolute():
+        path = base_dir / path
+    return Path(os.path.normpath(path))
+
+
+def _ports_clash(port: Port, other: Port) -> bool:
+    # 0.0.0.0 takes the port on every address, so it clashes with any specific one.
+    same_ip = port.host_ip == other.host_ip or "0.0.0.0" in (port.host_ip, other.host_ip)
+    return same_ip and port.host_port == other.host_port and port.protocol == other.protocol
+
+
+def _declared_names(document: Document, section: str) -> set[str]:
+    entries = document.data.get(section)
+    return set(entries) if isinstance(entries, dict) else set()
+
+
+def _defined_hint(section: str, name: str, defined: dict) -> str:
+    close = difflib.get_close_matches(name, list(defined), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    if defined:
+        return f"define it under {section}, or use one of: {', '.join(sorted(defined))}"
+    return f"define it under {section}"
