@@ -1,0 +1,148 @@
+"""Compute a plan from the desired state and a snapshot of the engine.
+
+Pure: no engine calls, no output. The same inputs always give the same plan.
+"""
+
+from __future__ import annotations
+
+import graphlib
+
+from provisioner.compare import compare
+from provisioner.ordering import ordered_actions
+from provisioner.plan import Action, ActionKind, Blocker, Plan
+from provisioner.resources import DesiredResource, DesiredState, Kind, ResourceId
+from provisioner.snapshot import Observed, ObservedContainer, Snapshot
+
+RECREATING = (ActionKind.CREATE, ActionKind.REPLACE)
+
+
+def plan_apply(desired: DesiredState, snapshot: Snapshot) -> Plan:
+    """Actions that make the engine match `desired`, in dependency order."""
+    plan = Plan(desired.project)
+    actions: dict[ResourceId, Action] = {}
+
+    for resource in desired.resources.values():
+        observed = snapshot.find(resource.id)
+        if observed is not None and not observed.owned_by(desired.project):
+            plan.blockers.append(_conflict(resource.id, observed, desired.project))
+            continue
+        action = _action_for(resource, observed, snapshot)
+        if action is not None:
+            actions[resource.id] = action
+
+    _recreate_dependents(desired, snapshot, actions, plan)
+    _check_engine_features(desired, snapshot, plan)
+
+    for observed in snapshot.owned_by(desired.project):
+        resource_id = ResourceId(observed.kind, observed.name)
+        if resource_id not in desired.resources:
+            actions[resource_id] = Action(ActionKind.DELETE, resource_id, ["no longer in the blueprint"],
+                                          data_loss=_data_loss(observed), observed=observed)
+
+    plan.actions = list(actions.values())
+    plan.actions = ordered_actions(plan, desired, snapshot)
+    plan.unchanged = sorted(set(desired.resources) - set(actions) - {blocker.resource for blocker in plan.blockers})
+    return plan
+
+
+def plan_destroy(project: str, snapshot: Snapshot) -> Plan:
+    """Delete every object labelled with `project`, dependents first."""
+    plan = Plan(project)
+    owned = snapshot.owned_by(project)
+    actions = {
+        ResourceId(observed.kind, observed.name): Action(
+            ActionKind.DELETE, ResourceId(observed.kind, observed.name), ["destroy"],
+            data_loss=_data_loss(observed), observed=observed)
+        for observed in owned
+    }
+    plan.actions = list(actions.values())
+    plan.actions = ordered_actions(plan, None, snapshot)
+    return plan
+
+
+def _action_for(resource: DesiredResource, observed: Observed | None, snapshot: Snapshot) -> Action | None:
+    if observed is None:
+        return Action(ActionKind.CREATE, resource.id, _create_reasons(resource, snapshot), desired=resource)
+
+    changes = compare(resource, observed, snapshot)
+    if changes:
+        return Action(ActionKind.REPLACE, resource.id, ["configuration differs from the blueprint"], changes=changes,
+                      data_loss=_data_loss(observed), desired=resource, observed=observed)
+
+    if isinstance(observed, ObservedContainer):
+        if resource.state == "running" and not observed.running:
+            return Action(ActionKind.START, resource.id, [f"should be running but is {observed.state}"],
+                          desired=resource, observed=observed)
+        if resource.state == "created" and observed.running:
+            return Action(ActionKind.STOP, resource.id, [f"should be created only but is {observed.state}"],
+                          desired=resource, observed=observed)
+    return None
+
+
+def _create_reasons(resource: DesiredResource, snapshot: Snapshot) -> list[str]:
+    reasons = ["missing"]
+    if resource.id.kind is Kind.CONTAINER:
+        image = resource.spec["image"]
+        present = image in snapshot.images or f"{image}:latest" in snapshot.images
+        if resource.pull == "always" or (resource.pull == "missing" and not present):
+            reasons.append(f"image {image} will be pulled")
+    return reasons
+
+
+def _recreate_dependents(desired: DesiredState, snapshot: Snapshot, actions: dict[ResourceId, Action], plan: Plan) -> None:
+    """Replace every existing resource whose dependency is created or replaced.
+
+    A container keeps the network, volume or namespace it was created with, so
+    when that dependency is recreated the container must be recreated too.
+    """
+    blocked = {blocker.resource for blocker in plan.blockers}
+    order = graphlib.TopologicalSorter({rid: res.requires for rid, res in desired.resources.items()}).static_order()
+    for resource_id in order:
+        resource = desired.resources.get(resource_id)
+        if resource is None or resource_id in blocked:
+            continue
+        action = actions.get(resource_id)
+        if action is not None and action.kind in RECREATING:
+            continue
+        causes = [dependency for dependency in sorted(resource.requires)
+                  if (dependency in actions and actions[dependency].kind in RECREATING)]
+        if not causes:
+            continue
+        observed = snapshot.find(resource_id)
+        if observed is None:
+            continue
+        reasons = [f"{cause} is {'replaced' if actions[cause].kind is ActionKind.REPLACE else 'created'}, "
+                   f"so {resource_id.name} must be recreated to use the new one" for cause in causes]
+        actions[resource_id] = Action(ActionKind.REPLACE, resource_id, reasons, data_loss=_data_loss(observed),
+                                      desired=resource, observed=observed)
+
+
+def _check_engine_features(desired: DesiredState, snapshot: Snapshot, plan: Plan) -> None:
+    for resource in desired.resources.values():
+        if resource.id.kind is Kind.NETWORK and resource.spec["driver"] == "overlay" and not snapshot.swarm_manager:
+            plan.blockers.append(Blocker(resource.id, "overlay networks need a swarm, and this engine is not a swarm manager",
+                                         "run docker swarm init on the engine, or use driver: bridge"))
+
+
+def _conflict(resource_id: ResourceId, observed: Observed, project: str) -> Blocker:
+    if observed.project is None:
+        owner = "was not created by provision"
+    elif observed.project != project:
+        owner = f"belongs to project {observed.project!r}"
+    else:
+        owner = f"is labelled as another resource ({observed.resource})"
+    return Blocker(resource_id, f"a {resource_id.kind} named {resource_id.name!r} already exists and {owner}; "
+                   "provision will not touch it",
+                   f"rename {resource_id.name} in the blueprint, or remove the existing {resource_id.kind} yourself")
+
+
+def _data_loss(observed: Observed) -> list[str]:
+    """What removing `observed` would destroy beyond what the blueprint can recreate."""
+    if observed.kind is Kind.VOLUME:
+        return [f"named volume {observed.name} and all data in it"]
+    if isinstance(observed, ObservedContainer):
+        spec = observed.stored_spec or {}
+        anonymous = [mount["target"] for mount in spec.get("mounts", []) if mount.get("type") == "anonymous"]
+        return [f"anonymous volume at {target} in container {observed.name}" for target in anonymous
+                if (found := observed.mount_at(target)) is not None and found.type == "volume"]
+    return []

@@ -1,0 +1,235 @@
+"""The live engine as typed, read-only values.
+
+A snapshot is built from the raw JSON of a few list calls (containers,
+networks, volumes, images), so the planner never talks to the engine and tests
+can feed it recorded output. Only the fields the planner needs are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioner.labels import (
+    HASH_SCHEME_LABEL,
+    PROJECT_LABEL,
+    RESOURCE_LABEL,
+    ROLE_LABEL,
+    SPEC_HASH_LABEL,
+    stored_spec,
+)
+from provisioner.resources import Kind, ResourceId
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What every engine object has: a name, an id and labels."""
+
+    kind: Kind
+    name: str
+    id: str
+    labels: dict[str, str]
+
+    @property
+    def project(self) -> str | None:
+        return self.labels.get(PROJECT_LABEL)
+
+    @property
+    def resource(self) -> ResourceId | None:
+        return ResourceId.from_label(self.labels.get(RESOURCE_LABEL, ""))
+
+    @property
+    def role(self) -> str | None:
+        return self.labels.get(ROLE_LABEL)
+
+    @property
+    def spec_hash(self) -> str | None:
+        return self.labels.get(SPEC_HASH_LABEL)
+
+    @property
+    def hash_scheme(self) -> str | None:
+        return self.labels.get(HASH_SCHEME_LABEL)
+
+    @property
+    def stored_spec(self) -> dict[str, Any] | None:
+        return stored_spec(self.labels)
+
+    def owned_by(self, project: str) -> bool:
+        return self.project == project and self.resource == ResourceId(self.kind, self.name)
+
+
+@dataclass(frozen=True)
+class ObservedVolume(Observed):
+    driver: str = "local"
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObservedNetwork(Observed):
+    driver: str = "bridge"
+    internal: bool = False
+    subnet: str | None = None
+    gateway: str | None = None
+    ip_range: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedEndpoint:
+    """A container's attachment to a network; the network id is empty until the container starts."""
+
+    network_id: str
+    ipv4_address: str | None
+
+
+@dataclass(frozen=True)
+class ObservedMount:
+    type: str
+    name: str | None
+    source: str | None
+    destination: str
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class ObservedContainer(Observed):
+    image: str = ""
+    image_id: str = ""
+    state: str = "created"
+    network_mode: str = "default"
+    networks: dict[str, ObservedEndpoint] = field(default_factory=dict)
+    mounts: tuple[ObservedMount, ...] = ()
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting")
+
+    def mount_at(self, destination: str) -> ObservedMount | None:
+        return next((mount for mount in self.mounts if mount.destination == destination), None)
+
+
+@dataclass
+class Snapshot:
+    """Objects relevant to one project: those it labelled and those that have its names."""
+
+    volumes: dict[str, ObservedVolume] = field(default_factory=dict)
+    networks: dict[str, ObservedNetwork] = field(default_factory=dict)
+    containers: dict[str, ObservedContainer] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)
+    swarm_manager: bool = False
+
+    def find(self, resource: ResourceId) -> Observed | None:
+        return self._table(resource.kind).get(resource.name)
+
+    def owned_by(self, project: str) -> list[Observed]:
+        found: list[Observed] = []
+        for table in (self.containers, self.networks, self.volumes):
+            found += [item for item in table.values() if item.owned_by(project)]
+        return sorted(found, key=lambda item: (item.kind, item.name))
+
+    def dependencies_of(self, observed: Observed) -> set[ResourceId]:
+        """Objects an existing object uses, read from its stored spec and live attachments.
+
+        Removal order follows these: a container goes before the volume,
+        network or container it uses.
+        """
+        if not isinstance(observed, ObservedContainer):
+            return set()
+        found = {ResourceId(Kind.VOLUME, mount.name) for mount in observed.mounts
+                 if mount.type == "volume" and mount.name in self.volumes}
+        found |= {ResourceId(Kind.NETWORK, name) for name in observed.networks if name in self.networks}
+        if observed.network_mode.startswith("container:"):
+            target = self.container_by_id(observed.network_mode.removeprefix("container:"))
+            if target is not None:
+                found.add(ResourceId(Kind.CONTAINER, target.name))
+        spec = observed.stored_spec or {}
+        for entry in spec.get("volumes_from", []):
+            if isinstance(entry, dict) and entry.get("container") in self.containers:
+                found.add(ResourceId(Kind.CONTAINER, entry["container"]))
+        return found
+
+    def container_by_id(self, container_id: str) -> ObservedContainer | None:
+        return next((item for item in self.containers.values() if item.id == container_id), None)
+
+    def _table(self, kind: Kind) -> dict[str, Observed]:
+        return {Kind.VOLUME: self.volumes, Kind.NETWORK: self.networks, Kind.CONTAINER: self.containers}[kind]
+
+
+def snapshot_from_lists(raw: dict[str, Any]) -> Snapshot:
+    """Build a snapshot from the JSON of the engine's list endpoints.
+
+    `raw` holds "containers", "networks", "volumes" and "images" lists as the
+    Docker Engine API returns them, and optionally "swarm_manager".
+    """
+    snapshot = Snapshot(swarm_manager=bool(raw.get("swarm_manager", False)))
+    for item in raw.get("volumes", []):
+        volume = _volume(item)
+        snapshot.volumes[volume.name] = volume
+    for item in raw.get("networks", []):
+        network = _network(item)
+        snapshot.networks[network.name] = network
+    for item in raw.get("containers", []):
+        container = _container(item)
+        snapshot.containers[container.name] = container
+    for item in raw.get("images", []):
+        for tag in item.get("RepoTags") or []:
+            snapshot.images[tag] = item["Id"]
+    return snapshot
+
+
+def _volume(item: dict[str, Any]) -> ObservedVolume:
+    return ObservedVolume(
+        kind=Kind.VOLUME,
+        name=item["Name"],
+        id=item["Name"],
+        labels=item.get("Labels") or {},
+        driver=item.get("Driver") or "local",
+        options=item.get("Options") or {},
+    )
+
+
+def _network(item: dict[str, Any]) -> ObservedNetwork:
+    configs = (item.get("IPAM") or {}).get("Config") or []
+    ipv4 = next((config for config in configs if ":" not in config.get("Subnet", "")), {})
+    return ObservedNetwork(
+        kind=Kind.NETWORK,
+        name=item["Name"],
+        id=item["Id"],
+        labels=item.get("Labels") or {},
+        driver=item.get("Driver") or "bridge",
+        internal=bool(item.get("Internal")),
+        subnet=ipv4.get("Subnet") or None,
+        gateway=ipv4.get("Gateway") or None,
+        ip_range=ipv4.get("IPRange") or None,
+    )
+
+
+def _container(item: dict[str, Any]) -> ObservedContainer:
+    networks = {}
+    for name, endpoint in ((item.get("NetworkSettings") or {}).get("Networks") or {}).items():
+        ipam = endpoint.get("IPAMConfig") or {}
+        networks[name] = ObservedEndpoint(
+            network_id=endpoint.get("NetworkID") or "",
+            ipv4_address=ipam.get("IPv4Address") or None,
+        )
+    mounts = tuple(
+        ObservedMount(
+            type=mount.get("Type", ""),
+            name=mount.get("Name") or None,
+            source=mount.get("Source") or None,
+            destination=mount["Destination"],
+            read_only=not mount.get("RW", True),
+        )
+        for mount in item.get("Mounts") or []
+    )
+    return ObservedContainer(
+        kind=Kind.CONTAINER,
+        name=(item.get("Names") or ["/"])[0].lstrip("/"),
+        id=item["Id"],
+        labels=item.get("Labels") or {},
+        image=item.get("Image", ""),
+        image_id=item.get("ImageID", ""),
+        state=item.get("State", ""),
+        network_mode=(item.get("HostConfig") or {}).get("NetworkMode", "default"),
+        networks=networks,
+        mounts=mounts,
+    )
