@@ -1,0 +1,156 @@
+"""The `provision` command line: parse options, call the pipeline, print, exit.
+
+Expected errors (ProvisionError) print one clear message and exit 1. Anything
+else is a bug: one line and a hint to rerun with --debug, which shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from provisioner import __version__
+from provisioner.errors import ApplyRefused, ProvisionError
+from provisioner.events import ActionFinished, Outcome
+from provisioner.executor import ExecuteOptions, execute
+from provisioner.render import render_outcome, render_plan, render_progress
+from provisioner.validation import load_blueprint
+from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy
+
+DEFAULT_BLUEPRINT = "blueprint.yaml"
+
+file_option = click.option(
+    "-f", "--file", "blueprint_path", type=click.Path(path_type=Path), default=DEFAULT_BLUEPRINT, show_default=True,
+    help="Blueprint file to read.",
+)
+auto_approve_option = click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation before changing the engine.")
+stop_timeout_option = click.option(
+    "--stop-timeout", type=click.IntRange(min=0), default=10, show_default=True,
+    help="Seconds a container gets to stop before it is killed, when it is removed or replaced.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="provision")
+@click.option("--host", metavar="URL", help="Docker engine to use, for example unix:///var/run/docker.sock or tcp://HOST:2376. "
+              "Default: as the docker CLI finds it (DOCKER_HOST and friends).")
+@click.option("--debug", is_flag=True, help="Log engine calls and show tracebacks of unexpected errors.")
+@click.pass_context
+def cli(context: click.Context, host: str | None, debug: bool) -> None:
+    """Plan and apply a blueprint of Docker volumes, networks and containers."""
+    context.obj = {"host": host}
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@file_option
+def validate(blueprint_path: Path) -> None:
+    """Check the blueprint without contacting the engine."""
+    loaded = load_blueprint(blueprint_path)
+    click.echo(f"{blueprint_path}: valid (project {loaded.blueprint.project})")
+
+
+@cli.command()
+@file_option
+@click.pass_context
+def plan(context: click.Context, blueprint_path: Path) -> None:
+    """Show what apply would change on the engine, and why."""
+    planned = plan_for_apply(blueprint_path, context.obj["host"])
+    click.echo(render_plan(planned.plan, colour=_colour()))
+    if planned.plan.blockers:
+        sys.exit(1)
+
+
+@cli.command()
+@file_option
+@auto_approve_option
+@click.option("--allow-data-loss", is_flag=True, help="Allow actions that remove named volumes or a volume container's data.")
+@stop_timeout_option
+@click.pass_context
+def apply(context: click.Context, blueprint_path: Path, auto_approve: bool, allow_data_loss: bool, stop_timeout: int) -> None:
+    """Make the engine match the blueprint."""
+    planned = plan_for_apply(blueprint_path, context.obj["host"])
+    click.echo(render_plan(planned.plan, colour=_colour()))
+    if planned.plan.blockers:
+        raise ApplyRefused("apply refused: resolve the conflicts above first; nothing was changed")
+    if not planned.plan.has_changes:
+        return
+    if planned.plan.data_loss_actions() and not allow_data_loss:
+        raise ApplyRefused("apply refused: the plan removes stored data (DATA LOSS above); nothing was changed. "
+                           "Back up what you need and rerun with --allow-data-loss, or change the blueprint.")
+    _confirm("apply", auto_approve)
+    _run(planned, "apply", stop_timeout)
+
+
+@cli.command()
+@file_option
+@auto_approve_option
+@stop_timeout_option
+@click.pass_context
+def destroy(context: click.Context, blueprint_path: Path, auto_approve: bool, stop_timeout: int) -> None:
+    """Remove every object of the blueprint's project, and nothing else."""
+    planned = plan_for_destroy(blueprint_path, context.obj["host"])
+    if not planned.plan.has_changes:
+        click.echo(f"Nothing to destroy: no object on the engine is labelled with project {planned.plan.project}.")
+        return
+    click.echo(render_plan(planned.plan, colour=_colour(), verb="destroy"))
+    _confirm("destroy", auto_approve)
+    _run(planned, "destroy", stop_timeout)
+
+
+def _confirm(verb: str, auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    if not sys.stdin.isatty():
+        raise ApplyRefused(f"{verb} refused: there is no terminal to confirm on, and nothing was changed; "
+                           "rerun with --auto-approve to proceed without confirmation")
+    click.echo("")
+    answer = click.prompt(f"Do you want to {verb}? Only 'yes' will be accepted", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise ApplyRefused(f"{verb} cancelled; nothing was changed")
+
+
+def _run(planned: Planned, verb: str, stop_timeout: int) -> None:
+    click.echo("")
+    events: list[ActionFinished] = []
+    options = ExecuteOptions(stop_timeout=stop_timeout)
+    desired = planned.desired if verb == "apply" else None
+    for event in execute(planned.plan, desired, planned.snapshot, planned.engine, options):
+        events.append(event)
+        click.echo(render_progress(event, colour=_colour()))
+    click.echo("")
+    click.echo(render_outcome(events, verb))
+    if any(event.outcome is not Outcome.DONE for event in events):
+        sys.exit(1)
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty()
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("cancelled; nothing was changed", err=True)
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except ProvisionError as error:
+        click.echo(str(error), err=True)
+        sys.exit(1)
+    except Exception as error:  # noqa: BLE001 - the last line of defence for bugs
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: unexpected {type(error).__name__}: {error}", err=True)
+        if not debug:
+            click.echo("This is a bug in provision. Rerun with --debug to see the traceback, and report it.", err=True)
+        sys.exit(1)

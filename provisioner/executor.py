@@ -1,0 +1,129 @@
+"""Carry out a plan on the engine, step by step, in dependency order.
+
+The executor is the only code that changes the engine. A failed step does not
+stop the run: steps that need it are skipped, everything else goes on, and the
+caller sees one event per action.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from provisioner.engine import Engine, EngineError
+from provisioner.events import ActionFinished, Outcome
+from provisioner.labels import ownership_labels
+from provisioner.ordering import Schedule, Step, StepKind, build_schedule
+from provisioner.plan import Action, Plan
+from provisioner.resources import DesiredResource, DesiredState, Kind
+from provisioner.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class ExecuteOptions:
+    stop_timeout: int = 10
+
+
+def execute(plan: Plan, desired: DesiredState | None, snapshot: Snapshot, engine: Engine,
+            options: ExecuteOptions = ExecuteOptions()) -> Iterator[ActionFinished]:
+    """Run every step of `plan`, yielding an event as each action finishes."""
+    schedule = build_schedule(plan, desired, snapshot)
+    runner = _StepRunner(plan.project, engine, options)
+    outcomes: dict[Step, Outcome] = {}
+    messages: dict[Step, str] = {}
+    started: dict[int, float] = {}
+    pending = {id(action): sum(1 for a in schedule.steps.values() if a is action) for action in plan.actions}
+
+    for step in schedule.order():
+        action = schedule.steps[step]
+        started.setdefault(id(action), time.monotonic())
+
+        missing = sorted(p for p in schedule.needs[step] if outcomes.get(p) is not Outcome.DONE)
+        if missing:
+            outcomes[step] = Outcome.SKIPPED
+            messages[step] = _skip_reason(missing, schedule, outcomes)
+        else:
+            try:
+                runner.run(step, action)
+                outcomes[step] = Outcome.DONE
+            except EngineError as error:
+                outcomes[step] = Outcome.FAILED
+                messages[step] = str(error)
+
+        pending[id(action)] -= 1
+        if pending[id(action)] == 0:
+            yield _finished(action, schedule, outcomes, messages, time.monotonic() - started[id(action)])
+
+
+def _finished(action: Action, schedule: Schedule, outcomes: dict[Step, Outcome], messages: dict[Step, str],
+              seconds: float) -> ActionFinished:
+    steps = [step for step, owner in schedule.steps.items() if owner is action]
+    for outcome in (Outcome.FAILED, Outcome.SKIPPED):
+        for step in steps:
+            if outcomes[step] is outcome:
+                return ActionFinished(action, outcome, seconds, messages[step])
+    return ActionFinished(action, Outcome.DONE, seconds)
+
+
+def _skip_reason(missing: list[Step], schedule: Schedule, outcomes: dict[Step, Outcome]) -> str:
+    first = missing[0]
+    verb = "failed" if outcomes.get(first) is Outcome.FAILED else "was skipped"
+    if first.resource == schedule.steps[first].resource and first.kind is StepKind.REMOVE:
+        return f"needs the removal of {first.resource} first, which {verb}"
+    return f"needs {first.resource}, whose {first.kind} step {verb}"
+
+
+class _StepRunner:
+    def __init__(self, project: str, engine: Engine, options: ExecuteOptions):
+        self.project = project
+        self.engine = engine
+        self.options = options
+
+    def run(self, step: Step, action: Action) -> None:
+        if step.kind is StepKind.REMOVE:
+            self._remove(action)
+        elif step.kind is StepKind.CREATE:
+            self._create(action.desired)
+        elif step.kind is StepKind.START:
+            observed = action.observed
+            self.engine.start_container(observed.id, observed.name, paused=observed.state == "paused")
+        elif step.kind is StepKind.STOP:
+            self.engine.stop_container(action.observed.id, action.observed.name, self.options.stop_timeout)
+
+    def _remove(self, action: Action) -> None:
+        observed = action.observed
+        # The planner only removes owned objects; check again right before the call.
+        if observed is None or not observed.owned_by(self.project):
+            raise EngineError(f"refusing to remove {action.resource}: it is not labelled as part of project {self.project}")
+        if observed.kind is Kind.CONTAINER:
+            self.engine.remove_container(observed.id, observed.name, self.options.stop_timeout)
+        elif observed.kind is Kind.NETWORK:
+            self.engine.remove_network(observed.id, observed.name)
+        else:
+            self.engine.remove_volume(observed.name)
+
+    def _create(self, resource: DesiredResource) -> None:
+        name = resource.id.name
+        labels = ownership_labels(self.project, resource.id.label, resource.role, resource.spec)
+        if resource.id.kind is Kind.VOLUME:
+            self.engine.create_volume(name, resource.spec, labels)
+        elif resource.id.kind is Kind.NETWORK:
+            self.engine.create_network(name, resource.spec, labels)
+        else:
+            self._ensure_image(resource)
+            self.engine.create_container(name, resource.spec, labels)
+            if resource.state == "running":
+                self.engine.start_container(name, name)
+
+    def _ensure_image(self, resource: DesiredResource) -> None:
+        image = resource.spec["image"]
+        if resource.pull == "always":
+            self.engine.pull(image)
+        elif not self.engine.has_image(image):
+            if resource.pull == "never":
+                raise EngineError(f"image {image} is not on the engine and pull is set to never; "
+                                  "build or load it first, or set pull: missing")
+            self.engine.pull(image)
+
+
