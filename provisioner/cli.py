@@ -24,10 +24,8 @@ from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy
 
 DEFAULT_BLUEPRINT = "blueprint.yaml"
 
-file_option = click.option(
-    "-f", "--file", "blueprint_path", type=click.Path(path_type=Path), default=DEFAULT_BLUEPRINT, show_default=True,
-    help="Blueprint file to read.",
-)
+FILE_HELP = f"Blueprint file to read (default: {DEFAULT_BLUEPRINT}). Also accepted before the command."
+file_option = click.option("-f", "--file", "blueprint_path", type=click.Path(path_type=Path), help=FILE_HELP)
 auto_approve_option = click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation before changing the engine.")
 stop_timeout_option = click.option(
     "--stop-timeout", type=click.IntRange(min=0), default=10, show_default=True,
@@ -37,21 +35,24 @@ stop_timeout_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provision")
+@click.option("-f", "--file", "blueprint_path", type=click.Path(path_type=Path), help=FILE_HELP)
 @click.option("--host", metavar="URL", help="Docker engine to use, for example unix:///var/run/docker.sock or tcp://HOST:2376. "
               "Default: as the docker CLI finds it (DOCKER_HOST and friends).")
 @click.option("--debug", is_flag=True, help="Log engine calls and show tracebacks of unexpected errors.")
 @click.pass_context
-def cli(context: click.Context, host: str | None, debug: bool) -> None:
+def cli(context: click.Context, blueprint_path: Path | None, host: str | None, debug: bool) -> None:
     """Plan and apply a blueprint of Docker volumes, networks and containers."""
-    context.obj = {"host": host}
+    context.obj = {"host": host, "blueprint_path": blueprint_path}
     if debug:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
 @cli.command()
 @file_option
-def validate(blueprint_path: Path) -> None:
+@click.pass_context
+def validate(context: click.Context, blueprint_path: Path | None) -> None:
     """Check the blueprint without contacting the engine."""
+    blueprint_path = _blueprint_path(context, blueprint_path)
     loaded = load_blueprint(blueprint_path)
     click.echo(f"{blueprint_path}: valid (project {loaded.blueprint.project})")
 
@@ -59,9 +60,9 @@ def validate(blueprint_path: Path) -> None:
 @cli.command()
 @file_option
 @click.pass_context
-def plan(context: click.Context, blueprint_path: Path) -> None:
+def plan(context: click.Context, blueprint_path: Path | None) -> None:
     """Show what apply would change on the engine, and why."""
-    planned = plan_for_apply(blueprint_path, context.obj["host"])
+    planned = plan_for_apply(_blueprint_path(context, blueprint_path), context.obj["host"])
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         sys.exit(1)
@@ -73,9 +74,10 @@ def plan(context: click.Context, blueprint_path: Path) -> None:
 @click.option("--allow-data-loss", is_flag=True, help="Allow actions that remove named volumes or a volume container's data.")
 @stop_timeout_option
 @click.pass_context
-def apply(context: click.Context, blueprint_path: Path, auto_approve: bool, allow_data_loss: bool, stop_timeout: int) -> None:
+def apply(context: click.Context, blueprint_path: Path | None, auto_approve: bool, allow_data_loss: bool,
+          stop_timeout: int) -> None:
     """Make the engine match the blueprint."""
-    planned = plan_for_apply(blueprint_path, context.obj["host"])
+    planned = plan_for_apply(_blueprint_path(context, blueprint_path), context.obj["host"])
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         raise ApplyRefused("apply refused: resolve the conflicts above first; nothing was changed")
@@ -93,15 +95,19 @@ def apply(context: click.Context, blueprint_path: Path, auto_approve: bool, allo
 @auto_approve_option
 @stop_timeout_option
 @click.pass_context
-def destroy(context: click.Context, blueprint_path: Path, auto_approve: bool, stop_timeout: int) -> None:
+def destroy(context: click.Context, blueprint_path: Path | None, auto_approve: bool, stop_timeout: int) -> None:
     """Remove every object of the blueprint's project, and nothing else."""
-    planned = plan_for_destroy(blueprint_path, context.obj["host"])
+    planned = plan_for_destroy(_blueprint_path(context, blueprint_path), context.obj["host"])
     if not planned.plan.has_changes:
         click.echo(f"Nothing to destroy: no object on the engine is labelled with project {planned.plan.project}.")
         return
     click.echo(render_plan(planned.plan, colour=_colour(), verb="destroy"))
     _confirm("destroy", auto_approve)
     _run(planned, "destroy", stop_timeout)
+
+
+def _blueprint_path(context: click.Context, given: Path | None) -> Path:
+    return given or context.obj["blueprint_path"] or Path(DEFAULT_BLUEPRINT)
 
 
 def _confirm(verb: str, auto_approve: bool) -> None:

@@ -32,12 +32,12 @@ def execute(plan: Plan, desired: DesiredState | None, snapshot: Snapshot, engine
     runner = _StepRunner(plan.project, engine, options)
     outcomes: dict[Step, Outcome] = {}
     messages: dict[Step, str] = {}
-    started: dict[int, float] = {}
+    busy_seconds: dict[int, float] = {id(action): 0.0 for action in plan.actions}
     pending = {id(action): sum(1 for a in schedule.steps.values() if a is action) for action in plan.actions}
 
     for step in schedule.order():
         action = schedule.steps[step]
-        started.setdefault(id(action), time.monotonic())
+        step_started = time.monotonic()
 
         missing = sorted(p for p in schedule.needs[step] if outcomes.get(p) is not Outcome.DONE)
         if missing:
@@ -51,9 +51,12 @@ def execute(plan: Plan, desired: DesiredState | None, snapshot: Snapshot, engine
                 outcomes[step] = Outcome.FAILED
                 messages[step] = str(error)
 
+        # An action's time is the time of its own steps, not of the steps of
+        # other actions that ran between its removal and its creation.
+        busy_seconds[id(action)] += time.monotonic() - step_started
         pending[id(action)] -= 1
         if pending[id(action)] == 0:
-            yield _finished(action, schedule, outcomes, messages, time.monotonic() - started[id(action)])
+            yield _finished(action, schedule, outcomes, messages, busy_seconds[id(action)])
 
 
 def _finished(action: Action, schedule: Schedule, outcomes: dict[Step, Outcome], messages: dict[Step, str],
