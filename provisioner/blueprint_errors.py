@@ -53,9 +53,14 @@ def _problem_from_detail(detail: dict[str, Any], source_map: SourceMap) -> Probl
 
     location = source_map.locate(path)
     message = _clean_message(detail["msg"])
+    if path == ("version",):
+        return Problem(location, "version", f"unsupported version {value!r}", "write version: 1, as a number without quotes")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return Problem(location, format_key_path(path), f"expected a mapping of settings, found {_describe_value(value)}",
+                       "write the settings as key: value lines indented under this key, or {} for the defaults")
     if kind == "string_pattern_mismatch":
         rule = PROJECT_RULE if path == ("project",) else NAME_RULE
-        return Problem(location, format_key_path(path), f"invalid name {value!r}", f"{rule}")
+        return Problem(location, format_key_path(path), f"invalid name {value!r}", f"{rule}; rename it")
     if kind.startswith("value_error") or kind == "value_error":
         return Problem(location, format_key_path(path), message)
     if _is_scalar(value):
@@ -138,6 +143,10 @@ def _clean_message(message: str) -> str:
 
 def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _describe_value(value: Any) -> str:
+    return repr(value) if _is_scalar(value) else _describe(value)
 
 
 def _describe(value: Any) -> str:

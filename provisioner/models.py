@@ -7,6 +7,7 @@ overlapping subnets, cycles) live in `validation`.
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 import shlex
@@ -19,8 +20,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from provisioner.names import DOCKER_NAME_PATTERN, PROJECT_PATTERN
@@ -46,6 +47,23 @@ def _parse_text(parser: Callable[[str], dict[str, Any]], *, accept_int: bool = F
     return parse
 
 
+def _scalar_text(value: Any) -> Any:
+    """Accept a number or a date where text is expected, as the user meant it; reject booleans."""
+    if isinstance(value, bool):
+        word = str(value).lower()
+        raise ValueError(f"the value is the boolean {word}, because YAML reads unquoted yes/no/on/off/true/false "
+                         f"as booleans; quote it, for example \"{word}\"")
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+# Text in a mapping value (labels, options, environment); numbers and dates become their text.
+Text = Annotated[str, BeforeValidator(_scalar_text)]
+
+
 class StrictModel(BaseModel):
     """Base for every blueprint object: unknown keys are errors, values are immutable."""
 
@@ -56,8 +74,8 @@ class VolumeSpec(StrictModel):
     """A named volume."""
 
     driver: str = Field("local", description="Volume driver.")
-    driver_opts: dict[str, str] = Field(default_factory=dict, description="Options passed to the driver.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Labels added to the volume.")
+    driver_opts: dict[str, Text] = Field(default_factory=dict, description="Options passed to the driver.")
+    labels: dict[str, Text] = Field(default_factory=dict, description="Labels added to the volume.")
 
 
 class NetworkSpec(StrictModel):
@@ -68,13 +86,28 @@ class NetworkSpec(StrictModel):
     gateway: ipaddress.IPv4Address | None = Field(None, description="Gateway address inside the subnet.")
     ip_range: ipaddress.IPv4Network | None = Field(None, description="Range inside the subnet from which the engine assigns addresses.")
     internal: bool = Field(False, description="Cut the network off from outside traffic.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Labels added to the network.")
+    labels: dict[str, Text] = Field(default_factory=dict, description="Labels added to the network.")
 
-    @model_validator(mode="after")
-    def _addresses_need_subnet(self) -> NetworkSpec:
-        if self.subnet is None and (self.gateway is not None or self.ip_range is not None):
-            raise ValueError("gateway and ip_range need a subnet; add subnet: CIDR to this network")
-        return self
+    @field_validator("subnet", "ip_range", mode="before")
+    @classmethod
+    def _network_without_host_bits(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                ipaddress.IPv4Network(value)
+            except ValueError as error:
+                if "host bits set" in str(error):
+                    fixed = ipaddress.IPv4Network(value, strict=False)
+                    raise ValueError(f"{value} has host bits set; did you mean {fixed}?") from None
+                raise ValueError(f"{value!r} is not an IPv4 network in CIDR form, such as 10.1.0.0/24") from None
+        return value
+
+    @field_validator("gateway", "ip_range")
+    @classmethod
+    def _addresses_need_subnet(cls, value: Any, info: ValidationInfo) -> Any:
+        # A subnet that failed its own check is absent from info.data; it has its own error already.
+        if value is not None and "subnet" in info.data and info.data["subnet"] is None:
+            raise ValueError(f"{info.field_name} needs a subnet; add subnet: CIDR to this network")
+        return value
 
 
 class ContainerNetwork(StrictModel):
@@ -115,8 +148,8 @@ class ContainerSpec(StrictModel):
     image: str = Field(min_length=1, description="Image reference, for example busybox:1.36.")
     command: list[str] | None = Field(None, description="Command, as a list or a shell-like string.")
     entrypoint: list[str] | None = Field(None, description="Entrypoint, as a list or a shell-like string.")
-    environment: dict[str, str] = Field(default_factory=dict, description="Environment variables, as a mapping or a list of NAME=VALUE.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Labels added to the container.")
+    environment: dict[str, Text] = Field(default_factory=dict, description="Environment variables, as a mapping or a list of NAME=VALUE.")
+    labels: dict[str, Text] = Field(default_factory=dict, description="Labels added to the container.")
     user: str | None = Field(None, description="User (name or UID[:GID]) the process runs as.")
     working_dir: str | None = Field(None, description="Working folder of the process.")
     hostname: str | None = Field(None, description="Host name inside the container.")
@@ -146,7 +179,7 @@ class ContainerSpec(StrictModel):
         if isinstance(value, list):
             return _environment_from_list(value)
         if isinstance(value, dict):
-            return {key: _environment_value(key, item) for key, item in value.items()}
+            return {key: "" if item is None else item for key, item in value.items()}
         return value
 
     @field_validator("environment")
@@ -181,6 +214,9 @@ class ContainerSpec(StrictModel):
         if value is False:
             # YAML 1.1 reads an unquoted `no` as false; the only sensible meaning here is "no".
             return "no"
+        if value is True:
+            raise ValueError("restart is the boolean true, because YAML reads an unquoted yes/on/true as a boolean; "
+                             "write a policy: no, always, unless-stopped or on-failure[:N]")
         if isinstance(value, str) and not RESTART_PATTERN.match(value):
             raise ValueError(f"invalid restart policy {value!r}; use no, always, unless-stopped or on-failure[:N]")
         return value
@@ -225,14 +261,3 @@ def _environment_from_list(items: list[Any]) -> dict[str, Any]:
         name, _, text = item.partition("=")
         result[name] = text
     return result
-
-
-def _environment_value(name: str, value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError(f"environment variable {name} is the boolean {str(value).lower()}; "
-                         f"quote it (\"{str(value).lower()}\") so the container gets the text you meant")
-    if value is None:
-        return ""
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value

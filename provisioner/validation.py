@@ -272,7 +272,8 @@ class BlueprintRules:
     def _check_dependency_cycles(self) -> None:
         graph: dict[str, set[str]] = {}
         for _, name, spec in self._containers():
-            graph[name] = set(container_dependencies(spec))
+            # A reference to itself is reported on its own; keep it out of the cycle search.
+            graph[name] = set(container_dependencies(spec)) - {name}
         sorter = graphlib.TopologicalSorter(graph)
         try:
             sorter.prepare()

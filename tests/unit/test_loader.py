@@ -86,15 +86,15 @@ def test_locate_key_exact(source_map):
     assert source_map.locate(("a", "b"), at_key=True) == Location("bp.yaml", 3, 3)
 
 
-def test_locate_missing_value_uses_parent(source_map):
+def test_locate_value_uses_parent(source_map):
     assert source_map.locate(("a", "b", "c")) == Location("bp.yaml", 3, 6)
 
 
-def test_locate_missing_key_uses_parent_key(source_map):
+def test_locate_key_uses_parent(source_map):
     assert source_map.locate(("a", "b", "c"), at_key=True) == Location("bp.yaml", 3, 3)
 
 
-def test_locate_list_item_at_key_uses_value(source_map):
+def test_locate_list_item_key_fallback(source_map):
     assert source_map.locate(("list", 0), at_key=True) == Location("bp.yaml", 5, 5)
 
 
@@ -161,7 +161,7 @@ def test_load_document_display_name(write_blueprint):
     assert document.source_map.locate(("version",)) == Location("shown.yaml", 1, 10)
 
 
-def test_load_document_default_name_is_path(write_blueprint):
+def test_load_document_default_name(write_blueprint):
     path = write_blueprint(SAMPLE)
 
     document = load_document(path)
