@@ -19,6 +19,7 @@ from provisioner.errors import ApplyRefused, ProvisionError
 from provisioner.events import ActionFinished, Outcome
 from provisioner.executor import ExecuteOptions, execute
 from provisioner.render import render_outcome, render_plan, render_progress
+from provisioner.schema import blueprint_schema_text
 from provisioner.validation import load_blueprint
 from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy
 
@@ -55,6 +56,12 @@ def validate(context: click.Context, blueprint_path: Path | None) -> None:
     blueprint_path = _blueprint_path(context, blueprint_path)
     loaded = load_blueprint(blueprint_path)
     click.echo(f"{blueprint_path}: valid (project {loaded.blueprint.project})")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the blueprint's JSON Schema (draft 2020-12)."""
+    click.echo(blueprint_schema_text(), nl=False)
 
 
 @cli.command()

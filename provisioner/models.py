@@ -61,7 +61,7 @@ def _scalar_text(value: Any) -> Any:
 
 
 # Text in a mapping value (labels, options, environment); numbers and dates become their text.
-Text = Annotated[str, BeforeValidator(_scalar_text)]
+Text = Annotated[str, BeforeValidator(_scalar_text, json_schema_input_type=str | int | float)]
 
 
 class StrictModel(BaseModel):
@@ -153,17 +153,17 @@ class ContainerSpec(StrictModel):
     user: str | None = Field(None, description="User (name or UID[:GID]) the process runs as.")
     working_dir: str | None = Field(None, description="Working folder of the process.")
     hostname: str | None = Field(None, description="Host name inside the container.")
-    volumes: list[Annotated[Mount, BeforeValidator(_parse_text(parse_mount))]] = Field(default_factory=list, description="Mounts: TARGET (anonymous volume), VOLUME:TARGET[:ro] or PATH:TARGET[:ro] (bind).")
-    volumes_from: list[Annotated[VolumesFrom, BeforeValidator(_parse_text(parse_volumes_from))]] = Field(default_factory=list, description="Containers whose volumes to mount, as NAME or NAME:ro.")
+    volumes: list[Annotated[Mount, BeforeValidator(_parse_text(parse_mount), json_schema_input_type=str)]] = Field(default_factory=list, description="Mounts: TARGET (anonymous volume), VOLUME:TARGET[:ro] or PATH:TARGET[:ro] (bind).")
+    volumes_from: list[Annotated[VolumesFrom, BeforeValidator(_parse_text(parse_volumes_from), json_schema_input_type=str)]] = Field(default_factory=list, description="Containers whose volumes to mount, as NAME or NAME:ro.")
     networks: dict[DockerName, ContainerNetwork] = Field(default_factory=dict, description="Blueprint networks to join, with optional static address and aliases.")
     network_mode: str | None = Field(None, description="host, none or container:NAME; cannot be combined with networks or ports.")
-    ports: list[Annotated[Port, BeforeValidator(_parse_text(parse_port, accept_int=True))]] = Field(default_factory=list, description="Published ports: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp].")
+    ports: list[Annotated[Port, BeforeValidator(_parse_text(parse_port, accept_int=True), json_schema_input_type=str)]] = Field(default_factory=list, description="Published ports: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp].")
     restart: str = Field("no", description="Restart policy: no, always, unless-stopped or on-failure[:N].")
     depends_on: list[DockerName] = Field(default_factory=list, description="Containers to create (and start) before this one.")
     state: Literal["running", "created"] = Field("running", description="Whether the container is started or only created.")
     pull: Literal["missing", "always", "never"] = Field("missing", description="When to pull the image.")
 
-    @field_validator("command", "entrypoint", mode="before")
+    @field_validator("command", "entrypoint", mode="before", json_schema_input_type=list[str] | str | None)
     @classmethod
     def _split_command(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -173,7 +173,7 @@ class ContainerSpec(StrictModel):
                 raise ValueError(f"cannot split {value!r} into words ({error}); write it as a list") from None
         return value
 
-    @field_validator("environment", mode="before")
+    @field_validator("environment", mode="before", json_schema_input_type=dict[str, str | int | float | None] | list[str])
     @classmethod
     def _environment_mapping(cls, value: Any) -> Any:
         if isinstance(value, list):
@@ -190,7 +190,7 @@ class ContainerSpec(StrictModel):
                 raise ValueError(f"invalid environment variable name {name!r}; names cannot contain '=' or spaces")
         return value
 
-    @field_validator("networks", mode="before")
+    @field_validator("networks", mode="before", json_schema_input_type=dict[str, ContainerNetwork | None] | list[str])
     @classmethod
     def _networks_mapping(cls, value: Any) -> Any:
         if isinstance(value, list):
