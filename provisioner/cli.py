@@ -160,10 +160,13 @@ def main() -> None:
     except ProvisionError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted; actions under way may be incomplete. Run plan to see what is left.", err=True)
+        sys.exit(130)
     except Exception as error:  # noqa: BLE001 - the last line of defence for bugs
         if debug:
             traceback.print_exc()
-        click.echo(f"error: unexpected {type(error).__name__}: {error}", err=True)
-        if not debug:
-            click.echo("This is a bug in provision. Rerun with --debug to see the traceback, and report it.", err=True)
+            sys.exit(1)
+        click.echo(f"error: unexpected {type(error).__name__}: {error} (a bug in provision; rerun with --debug to see "
+                   "the traceback)", err=True)
         sys.exit(1)

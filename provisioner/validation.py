@@ -186,6 +186,10 @@ class BlueprintRules:
             return
         target = spec.network_mode.removeprefix("container:")
         containers = self.blueprint.all_containers()
+        if spec.hostname is not None:
+            self._report(base + ("hostname",), f"hostname cannot be set with network_mode {spec.network_mode!r}",
+                         f"remove hostname; the container takes the host name of {target!r}, whose namespace it shares",
+                         at_key=True)
         if target == name:
             self._report(base + ("network_mode",), f"{name!r} cannot share its own network namespace")
         elif target not in self.declared_containers:

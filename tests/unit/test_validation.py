@@ -1293,6 +1293,26 @@ def test_network_mode_created_target(blueprint_problems):
     assert "set state: running on 'data'" in problem.hint
 
 
+def test_shared_namespace_with_hostname(blueprint_problems):
+    problems = blueprint_problems("""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: busybox
+          sidecar:
+            image: busybox
+            network_mode: container:web
+            hostname: side
+        """)
+
+    problem = only(problems)
+    assert position(problem) == (9, 5)
+    assert problem.key_path == "containers.sidecar.hostname"
+    assert problem.message == "hostname cannot be set with network_mode 'container:web'"
+    assert "takes the host name of 'web'" in problem.hint
+
+
 def test_network_mode_running_volume_container(write_blueprint):
     path = write_blueprint("""\
         version: 1
