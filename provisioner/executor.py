@@ -8,6 +8,7 @@ caller sees one event per action.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ def execute(plan: Plan, desired: DesiredState | None, snapshot: Snapshot, engine
     outcomes: dict[Step, Outcome] = {}
     messages: dict[Step, str] = {}
     busy_seconds: dict[int, float] = {id(action): 0.0 for action in plan.actions}
-    pending = {id(action): sum(1 for a in schedule.steps.values() if a is action) for action in plan.actions}
+    pending = Counter(id(action) for action in schedule.steps.values())
 
     for step in schedule.order():
         action = schedule.steps[step]

@@ -20,6 +20,10 @@ KeyPath = tuple[str | int, ...]
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
+# libyaml's parser is several times faster than the pure-Python one and reports
+# the same positions; fall back when PyYAML was built without it.
+LOADER_CLASS = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # Refuse documents that would take long to parse or nest deeper than any real blueprint.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NESTING = 64
@@ -67,13 +71,13 @@ def load_document(path: Path, display_name: str | None = None) -> Document:
     source_map = SourceMap(name)
     problems: list[Problem] = []
 
-    loader = yaml.SafeLoader(text)
+    loader = LOADER_CLASS(text)
     try:
         node = loader.get_single_node()
         builder = _Builder(loader, source_map, problems)
         data = {} if node is None else builder.build(node, ())
     except yaml.MarkedYAMLError as error:
-        raise BlueprintInvalid([_syntax_problem(name, error)]) from None
+        raise BlueprintInvalid([_syntax_problem(name, _detailed_error(text, error))]) from None
     except yaml.YAMLError as error:
         raise BlueprintInvalid([Problem(Location(name, 1, 1), "", f"invalid YAML: {error}")]) from None
     finally:
@@ -113,6 +117,17 @@ def _read_text(path: Path, name: str) -> str:
         raise BlueprintInvalid([Problem(None, "", f"cannot read {name}: {error.strerror}")]) from None
 
 
+def _detailed_error(text: str, error: yaml.MarkedYAMLError) -> yaml.MarkedYAMLError:
+    """The pure-Python parser's error for the same text: its messages name the bad character, libyaml's do not."""
+    if LOADER_CLASS is yaml.SafeLoader:
+        return error
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as detailed:
+        return detailed
+    return error
+
+
 def _syntax_problem(name: str, error: yaml.MarkedYAMLError) -> Problem:
     mark = error.problem_mark or error.context_mark
     location = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
@@ -126,7 +141,7 @@ def _syntax_problem(name: str, error: yaml.MarkedYAMLError) -> Problem:
 class _Builder:
     """Turns a YAML node tree into dicts, lists and scalars, recording positions."""
 
-    def __init__(self, loader: yaml.SafeLoader, source_map: SourceMap, problems: list[Problem]):
+    def __init__(self, loader: Any, source_map: SourceMap, problems: list[Problem]):
         self.loader = loader
         self.source_map = source_map
         self.problems = problems

@@ -65,7 +65,9 @@ def load_blueprint(path: Path) -> LoadedBlueprint:
     problems += BlueprintRules(blueprint, document).check()
     if problems:
         raise BlueprintInvalid(problems)
-    return LoadedBlueprint(Blueprint.model_validate(blueprint.model_dump()), document)
+    # The entries are already validated models; pydantic takes them as they are.
+    sections = {section: getattr(blueprint, section) for section in SECTION_MODELS}
+    return LoadedBlueprint(Blueprint.model_validate({**document.data, **sections}), document)
 
 
 def _validate_models(document: Document) -> tuple[list[Problem], Blueprint]:
@@ -262,16 +264,17 @@ class BlueprintRules:
                     claimed[address] = name
 
     def _check_published_ports(self) -> None:
-        claimed: list[tuple[Port, str]] = []
+        claimed: dict[tuple[int, str], list[tuple[Port, str]]] = {}
         for section, name, spec in self._containers():
             for index, port in enumerate(spec.ports):
-                owner = next((owner for other, owner in claimed if _ports_clash(port, other)), None)
+                same_port = claimed.setdefault((port.host_port, port.protocol), [])
+                owner = next((owner for other, owner in same_port if _ports_clash(port, other)), None)
                 if owner is not None:
                     self._report((section, name, "ports", index),
                                  f"host port {port.host_ip}:{port.host_port}/{port.protocol} is already published by {owner!r}",
                                  "publish each host address and port once")
                 else:
-                    claimed.append((port, name))
+                    same_port.append((port, name))
 
     def _check_dependency_cycles(self) -> None:
         graph: dict[str, set[str]] = {}
