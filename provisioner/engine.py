@@ -105,10 +105,21 @@ class Engine:
                                     labels={**spec["labels"], **labels}, check_duplicate=True,
                                     attachable=True if spec["driver"] == "overlay" else None)
 
-    def create_container(self, name: str, spec: dict[str, Any], labels: dict[str, str]) -> None:
+    def create_container(self, name: str, spec: dict[str, Any], labels: dict[str, str],
+                         reused_volumes: dict[str, str] | None = None) -> None:
+        """Create the container; `reused_volumes` maps anonymous mount targets to existing volumes to mount there.
+
+        Reusing the anonymous volumes of the container being replaced keeps
+        their data, as Compose does when it recreates a service.
+        """
+        reused_volumes = reused_volumes or {}
         networks = list(spec["networks"].items())
+        mounts = [_mount(mount) for mount in spec["mounts"] if mount["type"] != "anonymous"]
+        mounts += [Mount(target=target, source=volume, type="volume") for target, volume in reused_volumes.items()]
+        anonymous = [mount["target"] for mount in spec["mounts"]
+                     if mount["type"] == "anonymous" and mount["target"] not in reused_volumes]
         host_config = self.api.create_host_config(
-            mounts=[_mount(mount) for mount in spec["mounts"] if mount["type"] != "anonymous"],
+            mounts=mounts,
             volumes_from=[entry["container"] + (":ro" if entry["read_only"] else "") for entry in spec["volumes_from"]] or None,
             network_mode=spec["network_mode"] or (networks[0][0] if networks else None),
             port_bindings=_port_bindings(spec["ports"]) or None,
@@ -130,7 +141,7 @@ class Engine:
                 user=spec["user"],
                 working_dir=spec["working_dir"],
                 hostname=spec["hostname"],
-                volumes=[mount["target"] for mount in spec["mounts"] if mount["type"] == "anonymous"] or None,
+                volumes=anonymous or None,
                 ports=[(port["container_port"], port["protocol"]) for port in spec["ports"]] or None,
                 host_config=host_config,
                 networking_config=networking_config,
@@ -153,13 +164,25 @@ class Engine:
             self.api.stop(container_id, timeout=timeout)
 
     def remove_container(self, container_id: str, name: str, timeout: int) -> None:
-        """Stop (giving the process `timeout` seconds) and remove the container with its anonymous volumes."""
+        """Stop the container (giving its process `timeout` seconds) and remove it, keeping its volumes."""
         with _translated(f"remove container {name}"):
             try:
                 self.api.stop(container_id, timeout=timeout)
-                self.api.remove_container(container_id, v=True)
+                self.api.remove_container(container_id, v=False)
             except docker.errors.NotFound:
                 log.debug("container %s was already gone", name)
+
+    def remove_anonymous_volume(self, volume: str, container: str) -> None:
+        """Remove a volume that belonged to a removed container; one still in use is kept and logged."""
+        with _translated(f"remove anonymous volume {volume[:12]} of container {container}"):
+            try:
+                self.api.remove_volume(volume)
+            except docker.errors.NotFound:
+                log.debug("volume %s of %s was already gone", volume, container)
+            except docker.errors.APIError as error:
+                if error.status_code != 409:
+                    raise
+                log.warning("kept volume %s of container %s: %s", volume, container, explain_api_error(error))
 
     def remove_network(self, network_id: str, name: str) -> None:
         with _translated(f"remove network {name}"):

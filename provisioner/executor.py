@@ -16,9 +16,9 @@ from provisioner.engine import Engine, EngineError
 from provisioner.events import ActionFinished, Outcome
 from provisioner.labels import ownership_labels
 from provisioner.ordering import Schedule, Step, StepKind, build_schedule
-from provisioner.plan import Action, Plan
+from provisioner.plan import Action, ActionKind, Plan
 from provisioner.resources import DesiredResource, DesiredState, Kind
-from provisioner.snapshot import Snapshot
+from provisioner.snapshot import ObservedContainer, Snapshot
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,14 @@ def _skip_reason(missing: list[Step], schedule: Schedule, outcomes: dict[Step, O
     return f"needs {first.resource}, whose {first.kind} step {verb}"
 
 
+def reused_volumes(action: Action) -> dict[str, str]:
+    """Anonymous volumes a replaced container hands to its successor: targets anonymous in both specs."""
+    if action.kind is not ActionKind.REPLACE or not isinstance(action.observed, ObservedContainer):
+        return {}
+    targets = {mount["target"] for mount in action.desired.spec["mounts"] if mount["type"] == "anonymous"}
+    return {target: volume for target, volume in action.observed.anonymous_volumes().items() if target in targets}
+
+
 class _StepRunner:
     def __init__(self, project: str, engine: Engine, options: ExecuteOptions):
         self.project = project
@@ -88,7 +96,7 @@ class _StepRunner:
         if step.kind is StepKind.REMOVE:
             self._remove(action)
         elif step.kind is StepKind.CREATE:
-            self._create(action.desired)
+            self._create(action.desired, reused_volumes(action))
         elif step.kind is StepKind.START:
             observed = action.observed
             self.engine.start_container(observed.id, observed.name, paused=observed.state == "paused")
@@ -100,14 +108,18 @@ class _StepRunner:
         # The planner only removes owned objects; check again right before the call.
         if observed is None or not observed.owned_by(self.project):
             raise EngineError(f"refusing to remove {action.resource}: it is not labelled as part of project {self.project}")
-        if observed.kind is Kind.CONTAINER:
+        if isinstance(observed, ObservedContainer):
             self.engine.remove_container(observed.id, observed.name, self.options.stop_timeout)
+            kept = set(reused_volumes(action).values())
+            for volume in observed.anonymous_volumes().values():
+                if volume not in kept:
+                    self.engine.remove_anonymous_volume(volume, observed.name)
         elif observed.kind is Kind.NETWORK:
             self.engine.remove_network(observed.id, observed.name)
         else:
             self.engine.remove_volume(observed.name)
 
-    def _create(self, resource: DesiredResource) -> None:
+    def _create(self, resource: DesiredResource, reused: dict[str, str]) -> None:
         name = resource.id.name
         labels = ownership_labels(self.project, resource.id.label, resource.role, resource.spec)
         if resource.id.kind is Kind.VOLUME:
@@ -116,7 +128,7 @@ class _StepRunner:
             self.engine.create_network(name, resource.spec, labels)
         else:
             self._ensure_image(resource)
-            self.engine.create_container(name, resource.spec, labels)
+            self.engine.create_container(name, resource.spec, labels, reused)
             if resource.state == "running":
                 self.engine.start_container(name, name)
 

@@ -67,7 +67,7 @@ def _action_for(resource: DesiredResource, observed: Observed | None, snapshot: 
     changes = compare(resource, observed, snapshot)
     if changes:
         return Action(ActionKind.REPLACE, resource.id, ["configuration differs from the blueprint"], changes=changes,
-                      data_loss=_data_loss(observed), desired=resource, observed=observed)
+                      data_loss=_data_loss(observed, resource), desired=resource, observed=observed)
 
     if isinstance(observed, ObservedContainer):
         if resource.state == "running" and not observed.running:
@@ -113,7 +113,7 @@ def _recreate_dependents(desired: DesiredState, snapshot: Snapshot, actions: dic
             continue
         reasons = [f"{cause} is {'replaced' if actions[cause].kind is ActionKind.REPLACE else 'created'}, "
                    f"so {resource_id.name} must be recreated to use the new one" for cause in causes]
-        actions[resource_id] = Action(ActionKind.REPLACE, resource_id, reasons, data_loss=_data_loss(observed),
+        actions[resource_id] = Action(ActionKind.REPLACE, resource_id, reasons, data_loss=_data_loss(observed, resource),
                                       desired=resource, observed=observed)
 
 
@@ -136,13 +136,18 @@ def _conflict(resource_id: ResourceId, observed: Observed, project: str) -> Bloc
                    f"rename {resource_id.name} in the blueprint, or remove the existing {resource_id.kind} yourself")
 
 
-def _data_loss(observed: Observed) -> list[str]:
-    """What removing `observed` would destroy beyond what the blueprint can recreate."""
+def _data_loss(observed: Observed, desired: DesiredResource | None = None) -> list[str]:
+    """What removing `observed` would destroy that the blueprint cannot recreate.
+
+    A replaced container hands its anonymous volumes to its successor where the
+    new spec keeps them anonymous, so only the targets it drops lose data.
+    """
     if observed.kind is Kind.VOLUME:
         return [f"named volume {observed.name} and all data in it"]
-    if isinstance(observed, ObservedContainer):
-        spec = observed.stored_spec or {}
-        anonymous = [mount["target"] for mount in spec.get("mounts", []) if mount.get("type") == "anonymous"]
-        return [f"anonymous volume at {target} in container {observed.name}" for target in anonymous
-                if (found := observed.mount_at(target)) is not None and found.type == "volume"]
-    return []
+    if not isinstance(observed, ObservedContainer):
+        return []
+    kept: set[str] = set()
+    if desired is not None:
+        kept = {mount["target"] for mount in desired.spec["mounts"] if mount["type"] == "anonymous"}
+    return [f"anonymous volume at {target} in container {observed.name}"
+            for target in observed.anonymous_volumes() if target not in kept]

@@ -106,6 +106,21 @@ class ObservedContainer(Observed):
     def mount_at(self, destination: str) -> ObservedMount | None:
         return next((mount for mount in self.mounts if mount.destination == destination), None)
 
+    def anonymous_volumes(self) -> dict[str, str]:
+        """Volumes at the targets its stored spec declares anonymous, by target.
+
+        These were created for this container, so they go with it. Without a
+        readable spec label nothing is claimed, so nothing is removed.
+        """
+        spec = self.stored_spec or {}
+        found = {}
+        for mount in spec.get("mounts", []):
+            if isinstance(mount, dict) and mount.get("type") == "anonymous":
+                observed = self.mount_at(mount.get("target", ""))
+                if observed is not None and observed.type == "volume" and observed.name:
+                    found[observed.destination] = observed.name
+        return found
+
 
 @dataclass
 class Snapshot:

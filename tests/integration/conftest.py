@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
 import secrets
 import socket
 import subprocess
@@ -134,8 +135,18 @@ class Run:
         """Remove every object labelled with one of this run's projects, and only those."""
         for project in self.projects:
             label = {"label": f"{PROJECT_LABEL}={project}"}
+            anonymous = set()
             for container in self.client.containers.list(all=True, filters=label):
+                # A replaced container reuses its predecessor's anonymous volumes by
+                # name, and `rm -v` leaves volumes mounted by name; remove them here.
+                anonymous |= {mount["Name"] for mount in container.attrs.get("Mounts", [])
+                              if mount.get("Type") == "volume" and re.fullmatch(r"[0-9a-f]{64}", mount.get("Name", ""))}
                 container.remove(force=True, v=True)
+            for name in anonymous:
+                try:
+                    self.client.volumes.get(name).remove()
+                except docker.errors.APIError:
+                    pass  # already removed with its container, or still used by another run's container
             for network in self.client.networks.list(filters=label):
                 network.remove()
             for volume in self.client.volumes.list(filters=label):
