@@ -23,11 +23,16 @@ def compare(desired: DesiredResource, observed: Observed, snapshot: Snapshot) ->
     """Every difference between `desired` and `observed`, one entry per field."""
     changes = _spec_changes(desired, observed)
     if desired.id.kind is Kind.VOLUME:
-        changes += _volume_drift(desired.spec, observed)
+        drift = _volume_drift(desired.spec, observed)
     elif desired.id.kind is Kind.NETWORK:
-        changes += _network_drift(desired.spec, observed)
+        drift = _network_drift(desired.spec, observed)
     else:
-        changes += _container_drift(desired.spec, observed, snapshot)
+        drift = _container_drift(desired.spec, observed, snapshot)
+
+    # An edit shows in both the stored spec and the live values; report it once,
+    # as the blueprint edit.
+    edited = {_root(change.field) for change in changes}
+    changes += [change for change in drift if _root(change.field) not in edited]
     return _first_per_field(changes)
 
 
@@ -98,9 +103,12 @@ def _container_drift(spec: dict[str, Any], observed: ObservedContainer, snapshot
 def _image_drift(spec: dict[str, Any], observed: ObservedContainer, snapshot: Snapshot) -> list[FieldChange]:
     image = spec["image"]
     current_id = snapshot.images.get(_with_default_tag(image))
-    if observed.image == image and current_id and observed.image_id and current_id != observed.image_id:
+    # Once the tag moves to another image, the engine lists the container's
+    # image by its id instead of the tag it was created from.
+    same_reference = observed.image == image or observed.image.startswith("sha256:")
+    if same_reference and current_id and observed.image_id and current_id != observed.image_id:
         return [FieldChange("image", f"{image} ({_short_id(observed.image_id)})", f"{image} ({_short_id(current_id)}, updated locally)")]
-    if observed.image != image and not observed.image.startswith("sha256:"):
+    if not same_reference:
         return [FieldChange("image", observed.image, image)]
     return []
 
@@ -181,6 +189,10 @@ def _first_per_field(changes: list[FieldChange]) -> list[FieldChange]:
             seen.add(change.field)
             unique.append(change)
     return unique
+
+
+def _root(field: str) -> str:
+    return field.split(".", 1)[0].split("[", 1)[0]
 
 
 def _with_default_tag(image: str) -> str:

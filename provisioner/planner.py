@@ -93,28 +93,42 @@ def _recreate_dependents(desired: DesiredState, snapshot: Snapshot, actions: dic
     """Replace every existing resource whose dependency is created or replaced.
 
     A container keeps the network, volume or namespace it was created with, so
-    when that dependency is recreated the container must be recreated too.
+    when that dependency is recreated the container must be recreated too. A
+    container sharing the namespace of one that is started again is left with
+    only a loopback interface, so it is recreated as well.
     """
     blocked = {blocker.resource for blocker in plan.blockers}
     order = graphlib.TopologicalSorter({rid: res.requires for rid, res in desired.resources.items()}).static_order()
     for resource_id in order:
         resource = desired.resources.get(resource_id)
-        if resource is None or resource_id in blocked:
+        observed = snapshot.find(resource_id)
+        if resource is None or observed is None or resource_id in blocked:
+            continue
+        reasons = _dependency_reasons(resource, actions)
+        if not reasons:
             continue
         action = actions.get(resource_id)
         if action is not None and action.kind in RECREATING:
+            action.reasons += reasons
             continue
-        causes = [dependency for dependency in sorted(resource.requires)
-                  if (dependency in actions and actions[dependency].kind in RECREATING)]
-        if not causes:
-            continue
-        observed = snapshot.find(resource_id)
-        if observed is None:
-            continue
-        reasons = [f"{cause} is {'replaced' if actions[cause].kind is ActionKind.REPLACE else 'created'}, "
-                   f"so {resource_id.name} must be recreated to use the new one" for cause in causes]
         actions[resource_id] = Action(ActionKind.REPLACE, resource_id, reasons, data_loss=_data_loss(observed, resource),
                                       desired=resource, observed=observed)
+
+
+def _dependency_reasons(resource: DesiredResource, actions: dict[ResourceId, Action]) -> list[str]:
+    name = resource.id.name
+    shared = resource.spec.get("network_mode") or ""
+    reasons = []
+    for dependency in sorted(resource.requires):
+        action = actions.get(dependency)
+        if action is None:
+            continue
+        if action.kind in RECREATING:
+            verb = "replaced" if action.kind is ActionKind.REPLACE else "created"
+            reasons.append(f"{dependency} is {verb}, so {name} must be recreated to use the new one")
+        elif action.kind is ActionKind.START and shared == f"container:{dependency.name}":
+            reasons.append(f"{dependency} is started again, so {name} must be recreated to rejoin its network namespace")
+    return reasons
 
 
 def _check_engine_features(desired: DesiredState, snapshot: Snapshot, plan: Plan) -> None:

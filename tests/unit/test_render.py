@@ -159,10 +159,12 @@ def test_stopped_recording_renders_start(tmp_path: Path):
     assert render_plan(plan) == """\
 provision will perform these actions on project seed-demo:
 
+  -/+ container sidecar  (replace)
+      container busy-box2 is started again, so sidecar must be recreated to rejoin its network namespace
   ~ container busy-box2  (start)
       should be running but is exited
 
-Plan: 0 to create, 0 to replace, 1 to start, 0 to stop, 0 to delete."""
+Plan: 0 to create, 1 to replace, 1 to start, 0 to stop, 0 to delete."""
 
 
 # render_progress
