@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import docker
@@ -202,23 +204,15 @@ class Engine:
         return self.api.create_endpoint_config(ipv4_address=attachment["ipv4_address"], aliases=attachment["aliases"] or None)
 
 
-class _translated:
-    """Context manager that turns docker SDK and connection errors into EngineError."""
-
-    def __init__(self, doing: str):
-        self.doing = doing
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, error: BaseException | None, traceback: Any) -> bool:
-        if error is None:
-            return False
-        if isinstance(error, docker.errors.APIError):
-            raise EngineError(f"could not {self.doing}: {explain_api_error(error)}") from error
-        if isinstance(error, (requests.exceptions.RequestException, docker.errors.DockerException)):
-            raise EngineError(f"could not {self.doing}: the engine did not respond ({_first_line(error)})") from error
-        return False
+@contextmanager
+def _translated(doing: str) -> Iterator[None]:
+    """Turn docker SDK and connection errors raised inside the block into EngineError."""
+    try:
+        yield
+    except docker.errors.APIError as error:
+        raise EngineError(f"could not {doing}: {explain_api_error(error)}") from error
+    except (requests.exceptions.RequestException, docker.errors.DockerException) as error:
+        raise EngineError(f"could not {doing}: the engine did not respond ({_first_line(error)})") from error
 
 
 def explain_api_error(error: docker.errors.APIError) -> str:

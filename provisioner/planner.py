@@ -51,7 +51,7 @@ def plan_destroy(project: str, snapshot: Snapshot) -> Plan:
     owned = snapshot.owned_by(project)
     actions = {
         ResourceId(observed.kind, observed.name): Action(
-            ActionKind.DELETE, ResourceId(observed.kind, observed.name), ["destroy"],
+            ActionKind.DELETE, ResourceId(observed.kind, observed.name), [f"destroy: labelled with project {project}"],
             data_loss=_data_loss(observed), observed=observed)
         for observed in owned
     }

@@ -656,7 +656,7 @@ def test_destroy_reasons_and_data_loss():
     plan = plan_destroy(PROJECT, snapshot_from_lists(recording("applied")))
 
     assert {action.resource: action.reasons for action in plan.actions} == {
-        resource: ["destroy"] for resource in ALL_SEED_RESOURCES}
+        resource: [f"destroy: labelled with project {PROJECT}"] for resource in ALL_SEED_RESOURCES}
     assert {action.resource: action.data_loss for action in plan.actions if action.data_loss} == {
         SCRATCH: ["named volume scratch and all data in it"],
         APP_DATA: ["named volume app-data and all data in it"],
