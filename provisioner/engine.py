@@ -38,8 +38,8 @@ def connect(host: str | None = None) -> Engine:
         client.api.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
         raise EngineUnreachable(
-            f"cannot reach a Docker engine at {where}: {_first_line(error)}. "
-            "Check that dockerd is running and that you may use its socket (or pass --host URL)."
+            f"cannot reach a Docker engine at {where} ({_connection_problem(error)}); check that dockerd is running "
+            "and that you may use its socket, or pass --host URL"
         ) from None
     return Engine(client.api)
 
@@ -274,6 +274,25 @@ def _unique_by_key(items: list[dict[str, Any]], key: str) -> list[dict[str, Any]
     for item in items:
         seen.setdefault(item[key], item)
     return list(seen.values())
+
+
+CONNECTION_PROBLEMS = (
+    ("No such file or directory", "the socket does not exist"),
+    ("Connection refused", "connection refused"),
+    ("Permission denied", "permission denied"),
+    ("timed out", "the connection timed out"),
+    ("Name or service not known", "the host name is unknown"),
+    ("Invalid bind address", "the address is not a valid Docker host URL"),
+)
+
+
+def _connection_problem(error: BaseException) -> str:
+    """A few plain words for why a connection failed, instead of the nested exception text."""
+    text = str(error)
+    for needle, words in CONNECTION_PROBLEMS:
+        if needle in text:
+            return words
+    return _first_line(error)
 
 
 def _first_line(error: BaseException) -> str:

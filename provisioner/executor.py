@@ -73,9 +73,9 @@ def _finished(action: Action, schedule: Schedule, outcomes: dict[Step, Outcome],
 def _skip_reason(missing: list[Step], schedule: Schedule, outcomes: dict[Step, Outcome]) -> str:
     first = missing[0]
     verb = "failed" if outcomes.get(first) is Outcome.FAILED else "was skipped"
-    if first.resource == schedule.steps[first].resource and first.kind is StepKind.REMOVE:
+    if first.kind is StepKind.REMOVE and first.resource == schedule.steps[first].resource:
         return f"needs the removal of {first.resource} first, which {verb}"
-    return f"needs {first.resource}, whose {first.kind} step {verb}"
+    return f"needs {first.resource}, which {verb}"
 
 
 def reused_volumes(action: Action) -> dict[str, str]:
@@ -94,6 +94,10 @@ class _StepRunner:
 
     def run(self, step: Step, action: Action) -> None:
         if step.kind is StepKind.REMOVE:
+            if action.kind is ActionKind.REPLACE and action.desired.id.kind is Kind.CONTAINER:
+                # Make sure the new image is there before the old container goes,
+                # so a missing image leaves the old container running.
+                self._ensure_image(action.desired)
             self._remove(action)
         elif step.kind is StepKind.CREATE:
             self._create(action.desired, reused_volumes(action))

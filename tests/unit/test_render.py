@@ -197,9 +197,9 @@ def test_progress_failed_line():
 
 
 def test_progress_skipped_line():
-    event = ActionFinished(create_action(), Outcome.SKIPPED, 0.0, "needs network backend, whose create step failed")
+    event = ActionFinished(create_action(), Outcome.SKIPPED, 0.0, "needs network backend, which failed")
 
-    assert render_progress(event) == "+ network isolated: skipped, because it needs network backend, whose create step failed"
+    assert render_progress(event) == "+ network isolated: skipped, because it needs network backend, which failed"
 
 
 def test_progress_without_colour_codes():
@@ -234,7 +234,7 @@ def test_outcome_failure_line():
     events = [
         ActionFinished(create_action(), Outcome.DONE, 1.0),
         ActionFinished(replace_action(), Outcome.FAILED, 2.0, "port is already allocated"),
-        ActionFinished(start_action(), Outcome.SKIPPED, 0.0, "needs container busy-box2, whose create step failed"),
+        ActionFinished(start_action(), Outcome.SKIPPED, 0.0, "needs container busy-box2, which failed"),
     ]
 
     assert render_outcome(events, "apply") == ("Apply incomplete: 1 done, 1 failed, 1 skipped. "
@@ -242,7 +242,7 @@ def test_outcome_failure_line():
 
 
 def test_outcome_skipped_only_incomplete():
-    events = [ActionFinished(start_action(), Outcome.SKIPPED, 0.0, "needs container busy-box2, whose create step failed")]
+    events = [ActionFinished(start_action(), Outcome.SKIPPED, 0.0, "needs container busy-box2, which failed")]
 
     assert render_outcome(events, "apply").startswith("Apply incomplete: 0 done, 0 failed, 1 skipped.")
 
