@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +25,9 @@ from provisioner.resources import Kind
 from provisioner.snapshot import Snapshot, snapshot_from_lists
 
 log = logging.getLogger(__name__)
+
+# How long to wait for a removed network to disappear from the engine's list.
+NETWORK_REMOVAL_WAIT_SECONDS = 15
 
 
 class EngineError(ProvisionError):
@@ -187,11 +191,23 @@ class Engine:
                 log.warning("kept volume %s of container %s: %s", volume, container, explain_api_error(error))
 
     def remove_network(self, network_id: str, name: str) -> None:
+        """Remove the network and wait until the engine no longer lists it.
+
+        A swarm removes an overlay network in the background; waiting keeps a
+        replacement with the same name from clashing with the old one.
+        """
         with _translated(f"remove network {name}"):
             try:
                 self.api.remove_network(network_id)
             except docker.errors.NotFound:
                 log.debug("network %s was already gone", name)
+                return
+            deadline = time.monotonic() + NETWORK_REMOVAL_WAIT_SECONDS
+            while self.api.networks(ids=[network_id]):
+                if time.monotonic() > deadline:
+                    log.warning("network %s is still listed %s s after its removal", name, NETWORK_REMOVAL_WAIT_SECONDS)
+                    return
+                time.sleep(0.1)
 
     def remove_volume(self, name: str) -> None:
         with _translated(f"remove volume {name}"):

@@ -148,7 +148,12 @@ class Run:
                 except docker.errors.APIError:
                     pass  # already removed with its container, or still used by another run's container
             for network in self.client.networks.list(filters=label):
-                network.remove()
+                try:
+                    network.remove()
+                except docker.errors.APIError as error:
+                    # A swarm removes overlay networks in the background; one may vanish between list and remove.
+                    if "not found" not in str(error):
+                        raise
             for volume in self.client.volumes.list(filters=label):
                 volume.remove(force=True)
 

@@ -43,6 +43,8 @@ EXAMPLES = [
     pytest.param("seed-demo.yaml", id="seed-demo"),
     pytest.param("storage.yaml", id="storage"),
     pytest.param("networks.yaml", id="networks"),
+    # The engine is a single-node swarm manager in these tests (the CI starts it with --swarm).
+    pytest.param("overlay.yaml", id="overlay"),
 ]
 
 # Which object of an example plays which part in the network checks.
@@ -706,3 +708,24 @@ def test_relative_bind_source_resolved(engine_run):
     assert mounts["/srv/site"]["Source"] == str(SITE)
     assert mounts["/srv/site"]["RW"] is False
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+
+
+# Overlay network on a swarm
+
+
+def test_overlay_network_is_attachable(deploy):
+    deployment = deploy("overlay.yaml")
+    mesh = deployment.run.name("mesh")
+    node = deployment.run.name("mesh-node")
+    declared = deployment.data["networks"][mesh]
+    declared_address = deployment.data["containers"][node]["networks"][mesh]["ipv4_address"]
+
+    network = deployment.api.inspect_network(mesh)
+    attachment = deployment.api.inspect_container(node)["NetworkSettings"]["Networks"][mesh]
+
+    assert network["Driver"] == "overlay"
+    assert network["Scope"] == "swarm"
+    assert network["Attachable"] is True
+    assert network["IPAM"]["Config"][0]["Subnet"] == declared["subnet"]
+    assert attachment["IPAddress"] == declared_address
+    assert "node" in attachment["Aliases"]

@@ -685,3 +685,29 @@ def test_destroy_unknown_project_empty():
     plan = plan_destroy("seed-demo-other", snapshot_from_lists(recording("applied")))
 
     assert plan.actions == []
+
+
+# Overlay networks need a swarm
+
+
+OVERLAY_DATA = {
+    "version": 1, "project": "mesh-demo",
+    "networks": {"mesh": {"driver": "overlay", "subnet": "10.231.30.0/24"}},
+    "containers": {"node": {"image": "busybox:1.36", "networks": {"mesh": {}}}},
+}
+
+
+def test_overlay_without_swarm_blocks(tmp_path):
+    plan = plan_apply(desired_state(OVERLAY_DATA, tmp_path), snapshot_from_lists({"swarm_manager": False}))
+
+    assert [blocker.resource for blocker in plan.blockers] == [ResourceId(Kind.NETWORK, "mesh")]
+    assert plan.blockers[0].message == "overlay networks need a swarm, and this engine is not a swarm manager"
+    assert plan.blockers[0].hint == "run docker swarm init on the engine, or use driver: bridge"
+
+
+def test_overlay_on_swarm_manager_creates(tmp_path):
+    plan = plan_apply(desired_state(OVERLAY_DATA, tmp_path), snapshot_from_lists({"swarm_manager": True}))
+
+    assert plan.blockers == []
+    assert actions_summary(plan) == [("create", ResourceId(Kind.NETWORK, "mesh")),
+                                     ("create", ResourceId(Kind.CONTAINER, "node"))]
