@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.labels import HASH_SCHEME, is_provision_label
+from provisioner.labels import HASH_SCHEME, is_provision_label, stored_form
 from provisioner.plan import FieldChange
 from provisioner.resources import DesiredResource, Kind
 from provisioner.snapshot import Observed, ObservedContainer, ObservedNetwork, ObservedVolume, Snapshot
@@ -63,7 +63,7 @@ def _spec_changes(desired: DesiredResource, observed: Observed) -> list[FieldCha
     old_spec = observed.stored_spec
     if old_spec is None:
         return [FieldChange("spec", "unknown (no readable spec label)", "as in the blueprint")]
-    return diff_specs(old_spec, desired.spec)
+    return diff_specs(old_spec, stored_form(desired.spec))
 
 
 def _volume_drift(spec: dict[str, Any], observed: ObservedVolume) -> list[FieldChange]:

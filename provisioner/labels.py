@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 LABEL_PREFIX = "io.provision."
@@ -24,13 +25,32 @@ SPEC_LABEL = LABEL_PREFIX + "spec"
 HASH_SCHEME = "1"
 
 
+# Environment variables whose values are treated as secrets: labels keep a
+# digest of the value and plans print a placeholder instead of it.
+SENSITIVE_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|API_?KEY|ACCESS_?KEY", re.IGNORECASE)
+SENSITIVE_PLACEHOLDER = "(sensitive value)"
+
+
+def is_sensitive_name(name: str) -> bool:
+    return bool(SENSITIVE_NAME.search(name))
+
+
+def stored_form(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as labels record it: sensitive environment values replaced by their digest."""
+    environment = spec.get("environment")
+    if not isinstance(environment, dict) or not any(is_sensitive_name(name) for name in environment):
+        return spec
+    redacted = {name: _digest(value) if is_sensitive_name(name) else value for name, value in environment.items()}
+    return {**spec, "environment": redacted}
+
+
 def canonical_json(spec: dict[str, Any]) -> str:
     """JSON with sorted keys and no spaces, so equal specs give equal text."""
     return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()
+    return _digest(canonical_json(stored_form(spec)))
 
 
 def ownership_labels(project: str, resource: str, role: str, spec: dict[str, Any]) -> dict[str, str]:
@@ -41,8 +61,12 @@ def ownership_labels(project: str, resource: str, role: str, spec: dict[str, Any
         ROLE_LABEL: role,
         SPEC_HASH_LABEL: spec_hash(spec),
         HASH_SCHEME_LABEL: HASH_SCHEME,
-        SPEC_LABEL: canonical_json(spec),
+        SPEC_LABEL: canonical_json(stored_form(spec)),
     }
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def is_provision_label(key: str) -> bool:

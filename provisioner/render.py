@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from provisioner.events import ActionFinished, Outcome
+from provisioner.labels import SENSITIVE_PLACEHOLDER, is_sensitive_name
 from provisioner.plan import Action, ActionKind, Plan
 
 SYMBOLS = {
@@ -110,10 +111,20 @@ def _action_lines(action: Action, colour: bool) -> list[str]:
     for reason in action.reasons:
         lines.append(f"      {reason}")
     for change in action.changes:
-        lines.append(f"      {change.field}: {format_value(change.old)} -> {format_value(change.new)}")
+        old, new = _shown(change.field, change.old), _shown(change.field, change.new)
+        lines.append(f"      {change.field}: {format_value(old)} -> {format_value(new)}")
     for loss in action.data_loss:
         lines.append(f"      removes {loss}")
     return lines
+
+
+def _shown(field: str, value: Any) -> Any:
+    """The value as a plan may print it: sensitive environment values become a placeholder."""
+    if field == "environment" and isinstance(value, dict):
+        return {name: SENSITIVE_PLACEHOLDER if is_sensitive_name(name) else item for name, item in value.items()}
+    if field.startswith("environment.") and is_sensitive_name(field.removeprefix("environment.")) and value is not None:
+        return SENSITIVE_PLACEHOLDER
+    return value
 
 
 def _symbol(kind: ActionKind, colour: bool) -> str:

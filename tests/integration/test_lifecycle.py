@@ -258,6 +258,31 @@ def test_removed_env_variable_is_applied(engine_run, docker_client):
     assert tear_down(engine_run, docker_client, path) == []
 
 
+def test_secret_kept_out_of_labels_and_plan(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "secret",
+        "containers": {"db": sleeper(network_mode="none", environment={"DB_PASSWORD": "first-s3cret", "MODE": "demo"})},
+    }, "secret.yaml")
+    applied = apply(engine_run, path)
+    db = engine_run.name("db")
+    labels = inspect(docker_client, db)["Config"]["Labels"]
+    data = load(path)
+    data["containers"][db]["environment"]["DB_PASSWORD"] = "second-s3cret"
+    save(path, data)
+
+    planned = plan(engine_run, path)
+    reapplied = apply(engine_run, path)
+    env = inspect(docker_client, db)["Config"]["Env"]
+
+    assert applied.returncode == 0, output(applied)
+    assert all("first-s3cret" not in value for value in labels.values())
+    assert '      environment.DB_PASSWORD: "(sensitive value)" -> "(sensitive value)"' in lines(planned), output(planned)
+    assert "s3cret" not in planned.stdout + planned.stderr
+    assert "s3cret" not in reapplied.stdout + reapplied.stderr
+    assert "DB_PASSWORD=second-s3cret" in env
+    assert tear_down(engine_run, docker_client, path) == []
+
+
 # Drift made behind the tool's back
 
 
