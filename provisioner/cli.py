@@ -87,11 +87,11 @@ def apply(context: click.Context, blueprint_path: Path | None, auto_approve: boo
     planned = plan_for_apply(_blueprint_path(context, blueprint_path), context.obj["host"])
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
-        raise ApplyRefused("apply refused: resolve the conflicts above first; nothing was changed")
+        raise ApplyRefused("apply did not start: resolve the conflicts above first; nothing was changed")
     if not planned.plan.has_changes:
         return
     if planned.plan.data_loss_actions() and not allow_data_loss:
-        raise ApplyRefused("apply refused: the plan removes stored data (DATA LOSS above); nothing was changed. "
+        raise ApplyRefused("apply did not start: the plan removes stored data (DATA LOSS above), and nothing was changed. "
                            "Back up what you need and rerun with --allow-data-loss, or change the blueprint.")
     _confirm("apply", auto_approve)
     _run(planned, "apply", stop_timeout)
@@ -121,7 +121,7 @@ def _confirm(verb: str, auto_approve: bool) -> None:
     if auto_approve:
         return
     if not sys.stdin.isatty():
-        raise ApplyRefused(f"{verb} refused: there is no terminal to confirm on, and nothing was changed; "
+        raise ApplyRefused(f"{verb} did not start: there is no terminal to confirm on, and nothing was changed; "
                            "rerun with --auto-approve to proceed without confirmation")
     click.echo("")
     answer = click.prompt(f"Do you want to {verb}? Only 'yes' will be accepted", default="", show_default=False)

@@ -1,7 +1,7 @@
 """Field-by-field comparison of a desired resource with what the engine holds.
 
 Two sources of difference are combined. The stored spec (a label written at
-creation) shows what the blueprint said last time, so edits and removed
+creation) records what the blueprint contained at the last apply, so edits and removed
 settings are found even where the engine cannot show them. The live values
 show drift made behind provision's back. Only fields the blueprint declares
 are compared live; values the engine fills in itself are never a difference.
@@ -20,7 +20,7 @@ MISSING = object()
 
 
 def compare(desired: DesiredResource, observed: Observed, snapshot: Snapshot) -> list[FieldChange]:
-    """Every difference between `desired` and `observed`, one entry per field."""
+    """Return every difference between `desired` and `observed`, one entry per field."""
     changes = _spec_changes(desired, observed)
     if desired.id.kind is Kind.VOLUME:
         drift = _volume_drift(desired.spec, observed)

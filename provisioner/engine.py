@@ -35,7 +35,7 @@ class EngineError(ProvisionError):
 
 
 def connect(host: str | None = None) -> Engine:
-    """Connect as the docker CLI would (DOCKER_HOST and friends), or to `host`, and check the engine answers."""
+    """Connect as the docker CLI would (DOCKER_HOST and friends), or to `host`, and check that the engine responds."""
     where = host or "the address in DOCKER_HOST, or unix:///var/run/docker.sock"
     try:
         client = docker.DockerClient(base_url=host, version="auto") if host else docker.from_env(version="auto")
@@ -232,7 +232,7 @@ def _translated(doing: str) -> Iterator[None]:
 
 
 def explain_api_error(error: docker.errors.APIError) -> str:
-    """The engine's own explanation, without the HTTP wrapping, plus a remedy for common cases."""
+    """Return the engine's own explanation without the HTTP wrapping, plus a remedy for common cases."""
     explanation = error.explanation
     if isinstance(explanation, bytes):
         explanation = explanation.decode("utf-8", "replace")
@@ -303,7 +303,7 @@ CONNECTION_PROBLEMS = (
 
 
 def _connection_problem(error: BaseException) -> str:
-    """A few plain words for why a connection failed, instead of the nested exception text."""
+    """Describe in a few plain words why a connection failed, instead of the nested exception text."""
     text = str(error)
     for needle, words in CONNECTION_PROBLEMS:
         if needle in text:

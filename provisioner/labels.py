@@ -1,8 +1,8 @@
 """Ownership labels and the spec hash that every created object carries.
 
-State lives on the engine: the labels say which project and blueprint resource
-an object belongs to, and the hash (with its scheme version) says which spec it
-was created from. The spec itself is stored too, so a plan can show old values.
+State lives on the engine. The labels record which project and blueprint
+resource an object belongs to, and the hash (with its scheme version) records
+which spec it was created from. The spec itself is stored too, so a plan can show old values.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def is_sensitive_name(name: str) -> bool:
 
 
 def stored_form(spec: dict[str, Any]) -> dict[str, Any]:
-    """The spec as labels record it: sensitive environment values replaced by their digest."""
+    """Return the spec as labels record it, with sensitive environment values replaced by their digest."""
     environment = spec.get("environment")
     if not isinstance(environment, dict) or not any(is_sensitive_name(name) for name in environment):
         return spec
@@ -74,7 +74,7 @@ def is_provision_label(key: str) -> bool:
 
 
 def stored_spec(labels: dict[str, str]) -> dict[str, Any] | None:
-    """The spec an object was created from, or None when the label is missing or unreadable."""
+    """Return the spec an object was created from, or None when the label is missing or unreadable."""
     text = labels.get(SPEC_LABEL)
     if not text:
         return None

@@ -1,9 +1,9 @@
 """Read a blueprint file into plain data, remembering where every key and value sits.
 
-PyYAML's composer gives nodes with positions; this module builds the Python
-values itself so it can record the position of each key path, reject duplicate
-keys (PyYAML silently keeps the last one) and still honour anchors, aliases and
-the `<<` merge key.
+PyYAML's composer gives nodes with positions, and this module builds the
+Python values itself. That way it records the position of each key path and
+rejects duplicate keys (PyYAML silently keeps the last one), while anchors,
+aliases and the `<<` merge key still work.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _read_text(path: Path, name: str) -> str:
 
 
 def _detailed_error(text: str, error: yaml.MarkedYAMLError) -> yaml.MarkedYAMLError:
-    """The pure-Python parser's error for the same text: its messages name the bad character, libyaml's do not."""
+    """Return the pure-Python parser's error for the same text, because its messages name the bad character and libyaml's do not."""
     if LOADER_CLASS is yaml.SafeLoader:
         return error
     try:

@@ -1,7 +1,7 @@
 """Text for people: plans, progress lines and summaries.
 
-Plain text that reads the same in a log file; colour is added only when asked
-for (the CLI asks when writing to a terminal).
+Plain text that reads the same in a log file. Colour is added only on request,
+which the CLI makes when it writes to a terminal.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _action_lines(action: Action, colour: bool) -> list[str]:
 
 
 def _shown(field: str, value: Any) -> Any:
-    """The value as a plan may print it: sensitive environment values become a placeholder."""
+    """Return the value as a plan may print it, with sensitive environment values replaced by a placeholder."""
     if field == "environment" and isinstance(value, dict):
         return {name: SENSITIVE_PLACEHOLDER if is_sensitive_name(name) else item for name, item in value.items()}
     if field.startswith("environment.") and is_sensitive_name(field.removeprefix("environment.")) and value is not None:

@@ -11,7 +11,7 @@ SCHEMA_ID = "https://provision.dev/schemas/blueprint.schema.json"
 
 
 def blueprint_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of what a user may write in a blueprint file."""
+    """Generate the JSON Schema (draft 2020-12) of what a user may write in a blueprint file."""
     schema = Blueprint.model_json_schema(mode="validation")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -23,7 +23,7 @@ from provisioner.resources import Kind, ResourceId
 
 @dataclass(frozen=True)
 class Observed:
-    """What every engine object has: a name, an id and labels."""
+    """Fields common to every engine object: a name, an id and labels."""
 
     kind: Kind
     name: str
@@ -172,7 +172,7 @@ class Snapshot:
 def snapshot_from_lists(raw: dict[str, Any]) -> Snapshot:
     """Build a snapshot from the JSON of the engine's list endpoints.
 
-    `raw` holds "containers", "networks", "volumes" and "images" lists as the
+    `raw` contains "containers", "networks", "volumes" and "images" lists as the
     Docker Engine API returns them, and optionally "swarm_manager".
     """
     snapshot = Snapshot(swarm_manager=bool(raw.get("swarm_manager", False)))

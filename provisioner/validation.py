@@ -295,7 +295,7 @@ class BlueprintRules:
 
 
 def effective_gateway(network: NetworkSpec) -> ipaddress.IPv4Address | None:
-    """The declared gateway, or the first host address, which the engine takes when none is declared."""
+    """Return the declared gateway, or else the first host address, which the engine takes when none is declared."""
     if network.gateway is not None or network.subnet is None:
         return network.gateway
     return next(network.subnet.hosts(), None)

@@ -488,7 +488,7 @@ def test_volume_removal_needs_data_loss_flag(engine_run, docker_client):
     assert f"  - volume {store}  (delete)  DATA LOSS" in lines(planned), output(planned)
     assert f"      removes named volume {store} and all data in it" in lines(planned), output(planned)
     assert rejected.returncode == 1, output(rejected)
-    assert "apply refused: the plan removes stored data" in rejected.stderr, output(rejected)
+    assert "apply did not start: the plan removes stored data" in rejected.stderr, output(rejected)
     assert volume_kept
     assert unchanged_id == user_id
     assert allowed.returncode == 0, output(allowed)
@@ -524,7 +524,7 @@ def test_unlabelled_names_are_conflicts(engine_run, docker_client):
         assert (f"  ! {kind} {name}: a {kind} named '{name}' already exists and was not created by provision; "
                 "provision will not touch it") in lines(planned), output(planned)
     assert applied.returncode == 1, output(applied)
-    assert "apply refused: resolve the conflicts above first; nothing was changed" in applied.stderr, output(applied)
+    assert "apply did not start: resolve the conflicts above first; nothing was changed" in applied.stderr, output(applied)
     assert after == set()
     assert still_there == [True, True, True]
 
@@ -667,7 +667,7 @@ def test_apply_without_terminal_refuses(engine_run, docker_client):
     rejected = engine_run.provision("-f", str(path), "apply", *FAST, input="yes\n")
 
     assert rejected.returncode == 1, output(rejected)
-    assert rejected.stderr.startswith("apply refused: there is no terminal to confirm on"), output(rejected)
+    assert rejected.stderr.startswith("apply did not start: there is no terminal to confirm on"), output(rejected)
     assert labelled(docker_client, data["project"]) == set()
 
 
@@ -678,7 +678,7 @@ def test_destroy_without_terminal_refuses(engine_run, docker_client):
     rejected = engine_run.provision("-f", str(path), "destroy", *FAST, input="yes\n")
 
     assert rejected.returncode == 1, output(rejected)
-    assert rejected.stderr.startswith("destroy refused: there is no terminal to confirm on"), output(rejected)
+    assert rejected.stderr.startswith("destroy did not start: there is no terminal to confirm on"), output(rejected)
     assert labelled(docker_client, data["project"]) == before
     assert tear_down(engine_run, docker_client, path) == []
 
