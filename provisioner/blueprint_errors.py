@@ -51,6 +51,11 @@ def _problem_from_detail(detail: dict[str, Any], source_map: SourceMap) -> Probl
         return Problem(source_map.locate(parent, at_key=True), format_key_path(parent),
                        f"missing required key {path[-1]!r}", f"add {path[-1]}: to {format_key_path(parent) or 'the top level'}")
 
+    context = detail.get("ctx") or {}
+    if kind == "list_entry":
+        path = path + (context["index"],)
+        return Problem(source_map.locate(path), format_key_path(path), detail["msg"])
+
     location = source_map.locate(path)
     message = _clean_message(detail["msg"])
     if path == ("version",):

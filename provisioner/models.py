@@ -23,6 +23,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from provisioner.names import DOCKER_NAME_PATTERN, PROJECT_PATTERN
 from provisioner.short_syntax import parse_mount, parse_port, parse_volumes_from
@@ -255,9 +256,11 @@ class Blueprint(StrictModel):
 
 def _environment_from_list(items: list[Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for item in items:
+    for index, item in enumerate(items):
         if not isinstance(item, str) or "=" not in item:
-            raise ValueError(f"invalid environment entry {item!r}; write NAME=VALUE")
+            # The index in the context lets the error point at the entry, not at the list.
+            raise PydanticCustomError("list_entry", "invalid environment entry {entry}; write NAME=VALUE",
+                                      {"index": index, "entry": repr(item)})
         name, _, text = item.partition("=")
         result[name] = text
     return result

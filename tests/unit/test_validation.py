@@ -869,12 +869,11 @@ def test_environment_list_entry_without_equals(blueprint_problems):
         """)
 
     problem = only(problems)
-    assert position(problem) == (7, 7)
-    assert problem.key_path == "containers.web.environment"
+    assert position(problem) == (7, 9)
+    assert problem.key_path == "containers.web.environment[0]"
     assert problem.message == "invalid environment entry 'MODE'; write NAME=VALUE"
 
 
-@pytest.mark.xfail(strict=True, reason="environment problems point at the start of the list, not at the bad entry")
 def test_environment_list_error_position(blueprint_problems):
     problems = blueprint_problems("""\
         version: 1
@@ -887,7 +886,10 @@ def test_environment_list_error_position(blueprint_problems):
               - DEBUG
         """)
 
-    assert position(only(problems))[0] == 8
+    problem = only(problems)
+    assert position(problem) == (8, 9)
+    assert problem.key_path == "containers.web.environment[1]"
+    assert problem.message == "invalid environment entry 'DEBUG'; write NAME=VALUE"
 
 
 def test_environment_numbers_become_text(write_blueprint):
