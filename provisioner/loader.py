@@ -84,7 +84,9 @@ def load_document(path: Path, display_name: str | None = None) -> Document:
         loader.dispose()
 
     if problems:
-        raise BlueprintInvalid(problems)
+        # A mapping merged in several places repeats its problems; report each position once.
+        unique = {(problem.location, problem.message): problem for problem in reversed(problems)}
+        raise BlueprintInvalid(list(unique.values()))
     return Document(path=path, data=data, source_map=source_map)
 
 

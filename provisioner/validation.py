@@ -154,8 +154,8 @@ class BlueprintRules:
                 if getattr(spec, key):
                     self._report((section, name, key),
                                  f"{key} cannot be combined with network_mode {spec.network_mode!r}",
-                                 f"remove {key} or network_mode; a container in {spec.network_mode} mode has no networks "
-                                 "or ports of its own", at_key=True)
+                                 f"remove {key} or network_mode; with network_mode {spec.network_mode} the container "
+                                 "has no networks or ports of its own", at_key=True)
 
     def _check_references(self) -> None:
         containers = self.blueprint.all_containers()
@@ -173,7 +173,7 @@ class BlueprintRules:
                                  _defined_hint("volume_containers or containers", entry.container, containers))
             for network in spec.networks:
                 if network not in self.declared_networks:
-                    self._report(base + ("networks", network), f"network {network!r} is not defined",
+                    self._report(self._network_entry_path(base, network), f"network {network!r} is not defined",
                                  _defined_hint("networks", network, self.blueprint.networks), at_key=True)
             for index, dependency in enumerate(spec.depends_on):
                 if dependency == name:
@@ -182,6 +182,15 @@ class BlueprintRules:
                     self._report(base + ("depends_on", index), f"container {dependency!r} is not defined",
                                  _defined_hint("volume_containers or containers", dependency, containers))
             self._check_shared_namespace(base, name, spec)
+
+    def _network_entry_path(self, base: KeyPath, network: str) -> KeyPath:
+        """Key path of one of a container's networks, which may be written as a list or a mapping."""
+        written = self.document.data
+        for part in base + ("networks",):
+            written = written.get(part) if isinstance(written, dict) else None
+        if isinstance(written, list) and network in written:
+            return base + ("networks", written.index(network))
+        return base + ("networks", network)
 
     def _check_shared_namespace(self, base: KeyPath, name: str, spec: ContainerSpec) -> None:
         if not (spec.network_mode or "").startswith("container:"):

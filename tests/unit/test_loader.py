@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -551,3 +552,24 @@ def test_nesting_over_limit_rejected(write_blueprint):
     assert position(problems[0]) == (depth + 1, 2 * depth + 1)
     assert problems[0].key_path == ".".join(["k"] * depth)
     assert problems[0].message == f"nesting is deeper than the limit of {MAX_NESTING} levels"
+
+
+def test_duplicate_in_merged_anchor_reported_once(tmp_path):
+    path = tmp_path / "blueprint.yaml"
+    path.write_text(textwrap.dedent("""\
+        base: &base
+          image: busybox
+          image: alpine
+        first:
+          <<: *base
+        second:
+          <<: *base
+        """))
+
+    with pytest.raises(BlueprintInvalid) as raised:
+        load_document(path)
+
+    problems = raised.value.problems
+    assert len(problems) == 1
+    assert (problems[0].location.line, problems[0].location.column) == (3, 3)
+    assert problems[0].message == "duplicate key 'image' (first defined on line 2)"

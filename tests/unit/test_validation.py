@@ -1097,8 +1097,8 @@ def test_undefined_network_in_list(blueprint_problems):
         """)
 
     problem = only(problems)
-    assert position(problem) == (8, 5)
-    assert problem.key_path == "containers.web.networks.frontend"
+    assert position(problem) == (8, 25)
+    assert problem.key_path == "containers.web.networks[1]"
     assert problem.hint == "define it under networks, or use one of: backend"
 
 
