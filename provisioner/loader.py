@@ -134,10 +134,20 @@ def _syntax_problem(name: str, error: yaml.MarkedYAMLError) -> Problem:
     mark = error.problem_mark or error.context_mark
     location = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
     message = f"invalid YAML: {error.problem or error.context}"
-    hint = ""
-    if "\\t" in str(error.problem) or "tab" in str(error.problem):
-        hint = "indent with spaces; YAML does not allow tabs for indentation"
-    return Problem(location, "", message, hint)
+    return Problem(location, "", message, _syntax_hint(str(error.problem)))
+
+
+def _syntax_hint(problem: str) -> str:
+    """A likely fix for the parser messages people meet most."""
+    if "\\t" in problem or "tab" in problem:
+        return "indent with spaces; YAML does not allow tabs for indentation"
+    if "mapping values are not allowed" in problem:
+        return "check this line's indentation, and quote a value that contains ': '"
+    if "expected <block end>" in problem or "could not find expected ':'" in problem:
+        return "check the indentation: keys of one mapping must start in the same column"
+    if "found undefined alias" in problem:
+        return "define the anchor (&name) before the alias (*name) that uses it"
+    return ""
 
 
 class _Builder:

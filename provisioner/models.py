@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from provisioner.names import DOCKER_NAME_PATTERN, PROJECT_PATTERN
+from provisioner.names import DOCKER_NAME_PATTERN, IMAGE_REFERENCE_PATTERN, PROJECT_PATTERN, RESERVED_LABEL_PREFIX
 from provisioner.short_syntax import parse_mount, parse_port, parse_volumes_from
 
 ENV_NAME_PATTERN = re.compile(r"^[^=\s]+$")
@@ -65,6 +66,18 @@ def _scalar_text(value: Any) -> Any:
 Text = Annotated[str, BeforeValidator(_scalar_text, json_schema_input_type=str | int | float)]
 
 
+def _user_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key in labels:
+        if key.startswith(RESERVED_LABEL_PREFIX):
+            raise ValueError(f"label {key!r} is reserved: provision sets {RESERVED_LABEL_PREFIX}* labels itself "
+                             "to track what it owns; use another label name")
+    return labels
+
+
+# Labels a user may set: any, except provision's own.
+UserLabels = Annotated[dict[str, Text], AfterValidator(_user_labels)]
+
+
 class StrictModel(BaseModel):
     """Base for every blueprint object: unknown keys are errors, values are immutable."""
 
@@ -76,7 +89,7 @@ class VolumeSpec(StrictModel):
 
     driver: str = Field("local", description="Volume driver.")
     driver_opts: dict[str, Text] = Field(default_factory=dict, description="Options passed to the driver.")
-    labels: dict[str, Text] = Field(default_factory=dict, description="Labels added to the volume.")
+    labels: UserLabels = Field(default_factory=dict, description="Labels added to the volume.")
 
 
 class NetworkSpec(StrictModel):
@@ -87,7 +100,7 @@ class NetworkSpec(StrictModel):
     gateway: ipaddress.IPv4Address | None = Field(None, description="Gateway address inside the subnet.")
     ip_range: ipaddress.IPv4Network | None = Field(None, description="Range inside the subnet from which the engine assigns addresses.")
     internal: bool = Field(False, description="Cut the network off from outside traffic.")
-    labels: dict[str, Text] = Field(default_factory=dict, description="Labels added to the network.")
+    labels: UserLabels = Field(default_factory=dict, description="Labels added to the network.")
 
     @field_validator("subnet", "ip_range", mode="before")
     @classmethod
@@ -150,14 +163,15 @@ class ContainerSpec(StrictModel):
     command: list[str] | None = Field(None, description="Command, as a list or a shell-like string.")
     entrypoint: list[str] | None = Field(None, description="Entrypoint, as a list or a shell-like string.")
     environment: dict[str, Text] = Field(default_factory=dict, description="Environment variables, as a mapping or a list of NAME=VALUE.")
-    labels: dict[str, Text] = Field(default_factory=dict, description="Labels added to the container.")
+    labels: UserLabels = Field(default_factory=dict, description="Labels added to the container.")
     user: str | None = Field(None, description="User (name or UID[:GID]) the process runs as.")
     working_dir: str | None = Field(None, description="Working folder of the process.")
     hostname: str | None = Field(None, description="Host name inside the container.")
     volumes: list[Annotated[Mount, BeforeValidator(_parse_text(parse_mount), json_schema_input_type=str)]] = Field(default_factory=list, description="Mounts: TARGET (anonymous volume), VOLUME:TARGET[:ro] or PATH:TARGET[:ro] (bind).")
     volumes_from: list[Annotated[VolumesFrom, BeforeValidator(_parse_text(parse_volumes_from), json_schema_input_type=str)]] = Field(default_factory=list, description="Containers whose volumes to mount, as NAME or NAME:ro.")
     networks: dict[DockerName, ContainerNetwork] = Field(default_factory=dict, description="Blueprint networks to join, with optional static address and aliases.")
-    network_mode: str | None = Field(None, description="host, none or container:NAME; cannot be combined with networks or ports.")
+    network_mode: str | None = Field(None, description="bridge (the engine's default network), host, none or "
+                                     "container:NAME; cannot be combined with networks, and only bridge allows ports.")
     ports: list[Annotated[Port, BeforeValidator(_parse_text(parse_port, accept_int=True), json_schema_input_type=str)]] = Field(default_factory=list, description="Published ports: [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp].")
     restart: str = Field("no", description="Restart policy: no, always, unless-stopped or on-failure[:N].")
     depends_on: list[DockerName] = Field(default_factory=list, description="Containers to create (and start) before this one.")
@@ -172,6 +186,16 @@ class ContainerSpec(StrictModel):
                 return shlex.split(value)
             except ValueError as error:
                 raise ValueError(f"cannot split {value!r} into words ({error}); write it as a list") from None
+        if value is not None and not isinstance(value, list):
+            raise ValueError(f"invalid value {value!r}; write a list such as [sleep, \"10\"] or a string such as \"sleep 10\"")
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image_reference(cls, value: str) -> str:
+        if not re.match(IMAGE_REFERENCE_PATTERN, value):
+            raise ValueError(f"invalid image reference {value!r}; write NAME[:TAG] with a lower-case name, "
+                             "for example busybox:1.36 or registry.example.com:5000/team/app:2.1")
         return value
 
     @field_validator("environment", mode="before", json_schema_input_type=dict[str, str | int | float | None] | list[str])
@@ -198,16 +222,17 @@ class ContainerSpec(StrictModel):
             return {name: {} for name in value}
         if isinstance(value, dict):
             return {name: {} if item is None else item for name, item in value.items()}
-        return value
+        raise ValueError(f"invalid value {value!r}; write a list of network names, such as [backend], "
+                         "or a mapping of name: settings")
 
     @field_validator("network_mode")
     @classmethod
     def _check_network_mode(cls, value: str | None) -> str | None:
-        if value is None or value in ("host", "none"):
+        if value is None or value in ("host", "none", "bridge"):
             return value
         if value.startswith("container:") and re.match(DOCKER_NAME_PATTERN, value.removeprefix("container:")):
             return value
-        raise ValueError(f"invalid network_mode {value!r}; use host, none or container:NAME")
+        raise ValueError(f"invalid network_mode {value!r}; use bridge, host, none or container:NAME")
 
     @field_validator("restart", mode="before")
     @classmethod
@@ -262,5 +287,8 @@ def _environment_from_list(items: list[Any]) -> dict[str, Any]:
             raise PydanticCustomError("list_entry", "invalid environment entry {entry}; write NAME=VALUE",
                                       {"index": index, "entry": repr(item)})
         name, _, text = item.partition("=")
+        if name in result:
+            raise PydanticCustomError("list_entry", "environment variable {name} is set twice; keep one entry",
+                                      {"index": index, "name": name})
         result[name] = text
     return result

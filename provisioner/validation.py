@@ -28,7 +28,7 @@ from provisioner.models import (
     VolumeContainerSpec,
     VolumeSpec,
 )
-from provisioner.names import DOCKER_NAME_PATTERN
+from provisioner.names import DOCKER_NAME_PATTERN, PREDEFINED_NETWORKS
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,9 @@ class BlueprintRules:
         for section, name, spec in self._containers():
             if spec.network_mode is None:
                 continue
-            for key in ("networks", "ports"):
+            # The default bridge publishes ports; the other modes have no network of their own.
+            keys = ("networks",) if spec.network_mode == "bridge" else ("networks", "ports")
+            for key in keys:
                 if getattr(spec, key):
                     self._report((section, name, key),
                                  f"{key} cannot be combined with network_mode {spec.network_mode!r}",
@@ -224,6 +226,11 @@ class BlueprintRules:
                                  "create it, or fix the path; a relative path is relative to the blueprint file")
 
     def _check_networks(self) -> None:
+        for name in self.declared_networks & PREDEFINED_NETWORKS:
+            self._report(("networks", name), f"network name {name!r} is taken by the engine's own network",
+                         f"rename it; to use the engine's {name} network, set network_mode: {name} on the container"
+                         if name in ("bridge", "host", "none") else "rename it", at_key=True)
+
         seen: list[tuple[str, ipaddress.IPv4Network]] = []
         for name, spec in self.blueprint.networks.items():
             path = ("networks", name)

@@ -713,7 +713,7 @@ def test_restart_policy_invalid(blueprint_problems, policy):
                                "use no, always, unless-stopped or on-failure[:N]")
 
 
-@pytest.mark.parametrize("mode", ["bridge", "container:", "container:-bad", "Host"])
+@pytest.mark.parametrize("mode", ["default", "container:", "container:-bad", "Host"])
 def test_network_mode_invalid(blueprint_problems, mode):
     problems = blueprint_problems(f"""\
         version: 1
@@ -727,7 +727,7 @@ def test_network_mode_invalid(blueprint_problems, mode):
     problem = only(problems)
     assert position(problem) == (6, 19)
     assert problem.key_path == "containers.web.network_mode"
-    assert problem.message == f"invalid network_mode {mode!r}; use host, none or container:NAME"
+    assert problem.message == f"invalid network_mode {mode!r}; use bridge, host, none or container:NAME"
 
 
 def test_invalid_state_and_pull(blueprint_problems):
@@ -1967,3 +1967,140 @@ def test_full_example_missing_site(write_blueprint):
     problem = only(caught.value.problems)
     assert position(problem) == (24, 9)
     assert problem.key_path == "volume_containers.data-volume.volumes[2]"
+
+
+# Values the engine or provision itself owns
+
+
+@pytest.mark.parametrize("image", ["busybox::1.36", "BusyBox:1.36", "busybox:", ":latest", "busy box"])
+def test_invalid_image_reference(blueprint_problems, image):
+    problems = blueprint_problems(f"""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: "{image}"
+        """)
+
+    problem = only(problems)
+    assert position(problem) == (5, 12)
+    assert problem.key_path == "containers.web.image"
+    assert problem.message.startswith(f"invalid image reference {image!r}; write NAME[:TAG]")
+
+
+@pytest.mark.parametrize("image", ["busybox", "busybox:1.36", "registry.example.com:5000/team/app:2.1",
+                                   "127.0.0.1:5443/busybox:1.36", "library/busy_box-x.y",
+                                   "busybox@sha256:" + "a" * 64])
+def test_valid_image_references(write_blueprint, image):
+    path = write_blueprint(f"""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: "{image}"
+        """)
+
+    assert load_blueprint(path).blueprint.containers["web"].image == image
+
+
+@pytest.mark.parametrize("section, entry", [
+    ("volumes", "data: {labels: {io.provision.project: other}}"),
+    ("networks", "back: {labels: {io.provision.project: other}}"),
+    ("containers", "web: {image: busybox, labels: {io.provision.project: other}}"),
+])
+def test_reserved_label_rejected(blueprint_problems, section, entry):
+    problems = blueprint_problems(f"""\
+        version: 1
+        project: demo
+        {section}:
+          {entry}
+        """)
+
+    problem = only(problems)
+    assert problem.location.line == 4
+    assert problem.key_path.endswith(".labels")
+    assert problem.message.startswith("label 'io.provision.project' is reserved")
+
+
+@pytest.mark.parametrize("name", ["bridge", "host", "none"])
+def test_predefined_network_name_rejected(blueprint_problems, name):
+    problems = blueprint_problems(f"""\
+        version: 1
+        project: demo
+        networks:
+          {name}: {{}}
+        """)
+
+    problem = only(problems)
+    assert position(problem) == (4, 3)
+    assert problem.message == f"network name {name!r} is taken by the engine's own network"
+    assert problem.hint == f"rename it; to use the engine's {name} network, set network_mode: {name} on the container"
+
+
+def test_bridge_mode_allows_ports(write_blueprint):
+    path = write_blueprint("""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: busybox
+            network_mode: bridge
+            ports: ["127.0.0.1:8080:80"]
+        """)
+
+    web = load_blueprint(path).blueprint.containers["web"]
+    assert web.network_mode == "bridge"
+    assert web.ports[0].host_port == 8080
+
+
+def test_bridge_mode_rejects_networks(blueprint_problems):
+    problems = blueprint_problems("""\
+        version: 1
+        project: demo
+        networks:
+          back: {}
+        containers:
+          web:
+            image: busybox
+            network_mode: bridge
+            networks: [back]
+        """)
+
+    problem = only(problems)
+    assert position(problem) == (9, 5)
+    assert problem.message == "networks cannot be combined with network_mode 'bridge'"
+
+
+def test_environment_list_duplicate_name(blueprint_problems):
+    problems = blueprint_problems("""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: busybox
+            environment: [A=1, A=2]
+        """)
+
+    problem = only(problems)
+    assert position(problem) == (6, 24)
+    assert problem.key_path == "containers.web.environment[1]"
+    assert problem.message == "environment variable A is set twice; keep one entry"
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("command", "123", "invalid value 123; write a list such as [sleep, \"10\"] or a string such as \"sleep 10\""),
+    ("networks", "net", "invalid value 'net'; write a list of network names, such as [backend], or a mapping of name: settings"),
+])
+def test_wrong_shape_explains_forms(blueprint_problems, key, value, expected):
+    problems = blueprint_problems(f"""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: busybox
+            {key}: {value}
+        """)
+
+    problem = only(problems)
+    assert problem.key_path == f"containers.web.{key}"
+    assert problem.message == expected
