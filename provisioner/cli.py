@@ -25,9 +25,42 @@ from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy
 
 DEFAULT_BLUEPRINT = "blueprint.yaml"
 
-FILE_HELP = f"Blueprint file to read (default: {DEFAULT_BLUEPRINT}). Also accepted before the command."
-file_option = click.option("-f", "--file", "blueprint_path", type=click.Path(path_type=Path), help=FILE_HELP)
+HOST_HELP = ("Docker engine to use, for example unix:///var/run/docker.sock or tcp://HOST:2376. "
+             "Default: as the docker CLI finds it (DOCKER_HOST and friends).")
+
+
+def _remember(key: str):
+    """Store an option's value in the context, so it may be given before or after the command name."""
+
+    def callback(context: click.Context, parameter: click.Parameter, value: object) -> None:
+        settings = context.ensure_object(dict)
+        if value:
+            settings[key] = value
+        if key == "debug" and value:
+            logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+    return callback
+
+
+def common_options(function):
+    """Add -f, --host and --debug, which the group and every command accept."""
+    options = [
+        click.option("-f", "--file", type=click.Path(path_type=Path), expose_value=False, callback=_remember("file"),
+                     help=f"Blueprint file to read (default: {DEFAULT_BLUEPRINT})."),
+        click.option("--host", metavar="URL", expose_value=False, callback=_remember("host"), help=HOST_HELP),
+        click.option("--debug", is_flag=True, expose_value=False, callback=_remember("debug"),
+                     help="Log engine calls and show tracebacks of unexpected errors."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
 auto_approve_option = click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation before changing the engine.")
+parallelism_option = click.option(
+    "--parallelism", type=click.IntRange(min=1), default=4, show_default=True,
+    help="Engine operations that may run at the same time; 1 runs them one by one.",
+)
 stop_timeout_option = click.option(
     "--stop-timeout", type=click.IntRange(min=0), default=10, show_default=True,
     help="Seconds a container gets to stop before it is killed, when it is removed or replaced.",
@@ -36,24 +69,17 @@ stop_timeout_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="provision")
-@click.option("-f", "--file", "blueprint_path", type=click.Path(path_type=Path), help=FILE_HELP)
-@click.option("--host", metavar="URL", help="Docker engine to use, for example unix:///var/run/docker.sock or tcp://HOST:2376. "
-              "Default: as the docker CLI finds it (DOCKER_HOST and friends).")
-@click.option("--debug", is_flag=True, help="Log engine calls and show tracebacks of unexpected errors.")
-@click.pass_context
-def cli(context: click.Context, blueprint_path: Path | None, host: str | None, debug: bool) -> None:
+@common_options
+def cli() -> None:
     """Plan and apply a blueprint of Docker volumes, networks and containers."""
-    context.obj = {"host": host, "blueprint_path": blueprint_path}
-    if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
 @cli.command()
-@file_option
+@common_options
 @click.pass_context
-def validate(context: click.Context, blueprint_path: Path | None) -> None:
+def validate(context: click.Context) -> None:
     """Check the blueprint without contacting the engine."""
-    blueprint_path = _blueprint_path(context, blueprint_path)
+    blueprint_path = _blueprint_path(context)
     loaded = load_blueprint(blueprint_path)
     click.echo(f"{blueprint_path}: valid (project {loaded.blueprint.project})")
 
@@ -65,26 +91,26 @@ def schema() -> None:
 
 
 @cli.command()
-@file_option
+@common_options
 @click.pass_context
-def plan(context: click.Context, blueprint_path: Path | None) -> None:
+def plan(context: click.Context) -> None:
     """Show what apply would change on the engine, and why."""
-    planned = plan_for_apply(_blueprint_path(context, blueprint_path), context.obj["host"])
+    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"))
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         sys.exit(1)
 
 
 @cli.command()
-@file_option
+@common_options
 @auto_approve_option
 @click.option("--allow-data-loss", is_flag=True, help="Allow actions that remove named volumes or a volume container's data.")
 @stop_timeout_option
+@parallelism_option
 @click.pass_context
-def apply(context: click.Context, blueprint_path: Path | None, auto_approve: bool, allow_data_loss: bool,
-          stop_timeout: int) -> None:
+def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, stop_timeout: int, parallelism: int) -> None:
     """Make the engine match the blueprint."""
-    planned = plan_for_apply(_blueprint_path(context, blueprint_path), context.obj["host"])
+    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"))
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         raise ApplyRefused("apply did not start: resolve the conflicts above first; nothing was changed")
@@ -94,27 +120,32 @@ def apply(context: click.Context, blueprint_path: Path | None, auto_approve: boo
         raise ApplyRefused("apply did not start: the plan removes stored data (DATA LOSS above), and nothing was changed. "
                            "Back up what you need and rerun with --allow-data-loss, or change the blueprint.")
     _confirm("apply", auto_approve)
-    _run(planned, "apply", stop_timeout)
+    _run(planned, "apply", ExecuteOptions(stop_timeout=stop_timeout, parallelism=parallelism))
 
 
 @cli.command()
-@file_option
+@common_options
 @auto_approve_option
 @stop_timeout_option
+@parallelism_option
 @click.pass_context
-def destroy(context: click.Context, blueprint_path: Path | None, auto_approve: bool, stop_timeout: int) -> None:
-    """Remove every object of the blueprint's project, and nothing else."""
-    planned = plan_for_destroy(_blueprint_path(context, blueprint_path), context.obj["host"])
+def destroy(context: click.Context, auto_approve: bool, stop_timeout: int, parallelism: int) -> None:
+    """Remove every object of the blueprint's project.
+
+    Only objects labelled with the project are removed; anything else on the
+    engine, including objects with the same names, is left alone.
+    """
+    planned = plan_for_destroy(_blueprint_path(context), context.obj.get("host"))
     if not planned.plan.has_changes:
         click.echo(f"Nothing to destroy: no object on the engine is labelled with project {planned.plan.project}.")
         return
     click.echo(render_plan(planned.plan, colour=_colour(), verb="destroy"))
     _confirm("destroy", auto_approve)
-    _run(planned, "destroy", stop_timeout)
+    _run(planned, "destroy", ExecuteOptions(stop_timeout=stop_timeout, parallelism=parallelism))
 
 
-def _blueprint_path(context: click.Context, given: Path | None) -> Path:
-    return given or context.obj["blueprint_path"] or Path(DEFAULT_BLUEPRINT)
+def _blueprint_path(context: click.Context) -> Path:
+    return context.obj.get("file") or Path(DEFAULT_BLUEPRINT)
 
 
 def _confirm(verb: str, auto_approve: bool) -> None:
@@ -129,17 +160,17 @@ def _confirm(verb: str, auto_approve: bool) -> None:
         raise ApplyRefused(f"{verb} cancelled; nothing was changed")
 
 
-def _run(planned: Planned, verb: str, stop_timeout: int) -> None:
+def _run(planned: Planned, verb: str, options: ExecuteOptions) -> None:
     click.echo("")
     events: list[ActionFinished] = []
-    options = ExecuteOptions(stop_timeout=stop_timeout)
     desired = planned.desired if verb == "apply" else None
     for event in execute(planned.plan, desired, planned.snapshot, planned.engine, options):
         events.append(event)
         click.echo(render_progress(event, colour=_colour()))
     click.echo("")
-    click.echo(render_outcome(events, verb))
-    if any(event.outcome is not Outcome.DONE for event in events):
+    failed = any(event.outcome is not Outcome.DONE for event in events)
+    click.echo(render_outcome(events, verb), err=failed)
+    if failed:
         sys.exit(1)
 
 
@@ -155,8 +186,9 @@ def main() -> None:
         click.echo("cancelled; nothing was changed", err=True)
         sys.exit(1)
     except click.ClickException as error:
+        # Bad input exits 1, whether it is a bad option or a bad blueprint.
         error.show()
-        sys.exit(error.exit_code)
+        sys.exit(1)
     except ProvisionError as error:
         click.echo(str(error), err=True)
         sys.exit(1)

@@ -8,6 +8,7 @@ plain message; the caller decides what to skip.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -36,7 +37,7 @@ class EngineError(ProvisionError):
 
 def connect(host: str | None = None) -> Engine:
     """Connect as the docker CLI would (DOCKER_HOST and friends), or to `host`, and check that the engine responds."""
-    where = host or "the address in DOCKER_HOST, or unix:///var/run/docker.sock"
+    where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     try:
         client = docker.DockerClient(base_url=host, version="auto") if host else docker.from_env(version="auto")
         client.api.ping()
@@ -83,10 +84,11 @@ class Engine:
         return snapshot_from_lists(raw)
 
     def has_image(self, image: str) -> bool:
-        try:
-            self.api.inspect_image(image)
-        except docker.errors.ImageNotFound:
-            return False
+        with _translated(f"look up image {image}"):
+            try:
+                self.api.inspect_image(image)
+            except docker.errors.ImageNotFound:
+                return False
         return True
 
     # Writing

@@ -58,6 +58,10 @@ class BlueprintInvalid(ProvisionError):
         return "\n".join(lines)
 
 
+class BlueprintNotFound(ProvisionError):
+    """The blueprint file does not exist."""
+
+
 class EngineUnreachable(ProvisionError):
     """No Docker engine answered where the client looked for one."""
 

@@ -7,15 +7,17 @@ caller sees one event per action.
 
 from __future__ import annotations
 
+import graphlib
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from provisioner.engine import Engine, EngineError
 from provisioner.events import ActionFinished, Outcome
 from provisioner.labels import ownership_labels
-from provisioner.ordering import Schedule, Step, StepKind, build_schedule
+from provisioner.ordering import Schedule, Step, StepKind, build_schedule, step_rank
 from provisioner.plan import Action, ActionKind, Plan
 from provisioner.resources import DesiredResource, DesiredState, Kind
 from provisioner.snapshot import ObservedContainer, Snapshot
@@ -24,40 +26,71 @@ from provisioner.snapshot import ObservedContainer, Snapshot
 @dataclass(frozen=True)
 class ExecuteOptions:
     stop_timeout: int = 10
+    # Steps that may run at the same time; 1 runs them one by one in a stable order.
+    parallelism: int = 4
 
 
 def execute(plan: Plan, desired: DesiredState | None, snapshot: Snapshot, engine: Engine,
             options: ExecuteOptions = ExecuteOptions()) -> Iterator[ActionFinished]:
-    """Run every step of `plan`, yielding an event as each action finishes."""
+    """Run every step of `plan`, yielding an event as each action finishes.
+
+    A step starts as soon as its prerequisites have ended, so independent
+    work (stopping several containers, say) overlaps.
+    """
     schedule = build_schedule(plan, desired, snapshot)
     runner = _StepRunner(plan.project, engine, options)
     outcomes: dict[Step, Outcome] = {}
     messages: dict[Step, str] = {}
     busy_seconds: dict[int, float] = {id(action): 0.0 for action in plan.actions}
     pending = Counter(id(action) for action in schedule.steps.values())
+    sorter = graphlib.TopologicalSorter(schedule.after)
+    sorter.prepare()
 
-    for step in schedule.order():
-        action = schedule.steps[step]
-        step_started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, options.parallelism), thread_name_prefix="provision-step") as pool:
+        running: dict[Future, Step] = {}
+        while sorter.is_active():
+            for step in sorted(sorter.get_ready(), key=step_rank):
+                missing = sorted(p for p in schedule.needs[step] if outcomes.get(p) is not Outcome.DONE)
+                if missing:
+                    outcomes[step] = Outcome.SKIPPED
+                    messages[step] = _skip_reason(missing, schedule, outcomes)
+                    sorter.done(step)
+                    yield from _step_ended(step, 0.0, schedule, outcomes, messages, busy_seconds, pending)
+                else:
+                    running[pool.submit(_timed_run, runner, step, schedule.steps[step])] = step
+            if not running:
+                continue
 
-        missing = sorted(p for p in schedule.needs[step] if outcomes.get(p) is not Outcome.DONE)
-        if missing:
-            outcomes[step] = Outcome.SKIPPED
-            messages[step] = _skip_reason(missing, schedule, outcomes)
-        else:
-            try:
-                runner.run(step, action)
-                outcomes[step] = Outcome.DONE
-            except EngineError as error:
-                outcomes[step] = Outcome.FAILED
-                messages[step] = str(error)
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda item: step_rank(running[item])):
+                step = running.pop(future)
+                seconds, error = future.result()
+                outcomes[step] = Outcome.DONE if error is None else Outcome.FAILED
+                if error is not None:
+                    messages[step] = error
+                sorter.done(step)
+                yield from _step_ended(step, seconds, schedule, outcomes, messages, busy_seconds, pending)
 
-        # An action's time is the time of its own steps, not of the steps of
-        # other actions that ran between its removal and its creation.
-        busy_seconds[id(action)] += time.monotonic() - step_started
-        pending[id(action)] -= 1
-        if pending[id(action)] == 0:
-            yield _finished(action, schedule, outcomes, messages, busy_seconds[id(action)])
+
+def _timed_run(runner: _StepRunner, step: Step, action: Action) -> tuple[float, str | None]:
+    """Run one step in a worker; return its duration and the engine's error message, if any."""
+    started = time.monotonic()
+    try:
+        runner.run(step, action)
+    except EngineError as error:
+        return time.monotonic() - started, str(error)
+    return time.monotonic() - started, None
+
+
+def _step_ended(step: Step, seconds: float, schedule: Schedule, outcomes: dict[Step, Outcome], messages: dict[Step, str],
+                busy_seconds: dict[int, float], pending: Counter) -> Iterator[ActionFinished]:
+    action = schedule.steps[step]
+    # An action's time is the time of its own steps, not of the steps of
+    # other actions that ran between its removal and its creation.
+    busy_seconds[id(action)] += seconds
+    pending[id(action)] -= 1
+    if pending[id(action)] == 0:
+        yield _finished(action, schedule, outcomes, messages, busy_seconds[id(action)])
 
 
 def _finished(action: Action, schedule: Schedule, outcomes: dict[Step, Outcome], messages: dict[Step, str],

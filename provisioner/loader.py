@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from provisioner.errors import BlueprintInvalid, Location, Problem
+from provisioner.errors import BlueprintInvalid, BlueprintNotFound, Location, Problem
 
 KeyPath = tuple[str | int, ...]
 
@@ -94,10 +94,8 @@ def _read_text(path: Path, name: str) -> str:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise BlueprintInvalid([
-            Problem(None, "", f"blueprint file {name} not found",
-                    "run provision in the folder that holds blueprint.yaml, or pass -f PATH"),
-        ]) from None
+        raise BlueprintNotFound(f"blueprint file {name} not found (looked for {path.absolute()}); "
+                                "create it, or pass -f PATH to read another file") from None
     except OSError as error:
         raise BlueprintInvalid([Problem(None, "", f"cannot read {name}: {error.strerror}")]) from None
 

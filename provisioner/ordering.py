@@ -56,7 +56,7 @@ class Schedule:
         sorter.prepare()
         ordered: list[Step] = []
         while sorter.is_active():
-            ready = sorted(sorter.get_ready(), key=_step_rank)
+            ready = sorted(sorter.get_ready(), key=step_rank)
             ordered += ready
             sorter.done(*ready)
         return ordered
@@ -138,7 +138,7 @@ def _require(schedule: Schedule, step: Step, prerequisite: Step) -> None:
     schedule.needs[step].add(prerequisite)
 
 
-def _step_rank(step: Step) -> tuple[int, int, str]:
+def step_rank(step: Step) -> tuple[int, int, str]:
     kinds = {StepKind.STOP: 0, StepKind.REMOVE: 1, StepKind.CREATE: 2, StepKind.START: 3}
     resources = {Kind.VOLUME: 0, Kind.NETWORK: 1, Kind.CONTAINER: 2}
     return kinds[step.kind], resources[step.resource.kind], step.resource.name

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from provisioner import loader
-from provisioner.errors import BlueprintInvalid, Location, Problem
+from provisioner.errors import BlueprintInvalid, BlueprintNotFound, Location, Problem
 from provisioner.loader import MAX_FILE_BYTES, MAX_NESTING, SourceMap, format_key_path, load_document
 
 
@@ -460,20 +460,21 @@ def test_keys_kept_as_written(write_blueprint):
 # load_document: file problems
 
 
-def test_missing_file_hint(tmp_path):
-    problems = document_problems(tmp_path / "missing.yaml")
+def test_missing_file_not_found(tmp_path):
+    missing = tmp_path / "missing.yaml"
 
-    assert len(problems) == 1
-    assert problems[0].location is None
-    assert problems[0].message == f"blueprint file {tmp_path / 'missing.yaml'} not found"
-    assert "-f PATH" in problems[0].hint
+    with pytest.raises(BlueprintNotFound) as caught:
+        load_document(missing)
+
+    assert str(caught.value) == (f"blueprint file {missing} not found (looked for {missing}); "
+                                 "create it, or pass -f PATH to read another file")
 
 
 def test_missing_file_display_name(tmp_path):
-    with pytest.raises(BlueprintInvalid) as caught:
+    with pytest.raises(BlueprintNotFound) as caught:
         load_document(tmp_path / "missing.yaml", display_name="blueprint.yaml")
 
-    assert caught.value.problems[0].message == "blueprint file blueprint.yaml not found"
+    assert str(caught.value).startswith("blueprint file blueprint.yaml not found")
 
 
 def test_directory_cannot_be_read(tmp_path):

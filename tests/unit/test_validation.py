@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from provisioner.errors import BlueprintInvalid, Problem
+from provisioner.errors import BlueprintInvalid, BlueprintNotFound, Problem
 from provisioner.loader import MAX_FILE_BYTES, MAX_NESTING
 from provisioner.models import Mount, Port, VolumesFrom
 from provisioner.validation import load_blueprint
@@ -158,13 +158,11 @@ def test_unquoted_restart_yes_rejected(blueprint_problems):
 
 
 def test_missing_blueprint_file(tmp_path):
-    with pytest.raises(BlueprintInvalid) as caught:
+    with pytest.raises(BlueprintNotFound) as caught:
         load_blueprint(tmp_path / "blueprint.yaml")
 
-    problem = only(caught.value.problems)
-    assert problem.location is None
-    assert "not found" in problem.message
-    assert "-f" in problem.hint
+    assert "not found" in str(caught.value)
+    assert "pass -f PATH" in str(caught.value)
 
 
 def test_top_level_list_rejected(blueprint_problems):
