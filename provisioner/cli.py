@@ -113,7 +113,7 @@ def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, sto
     planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"))
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
-        raise ApplyRefused("apply did not start: resolve the conflicts above first; nothing was changed")
+        raise ApplyRefused("apply did not start: resolve the problems above first; nothing was changed")
     if not planned.plan.has_changes:
         return
     if planned.plan.data_loss_actions() and not allow_data_loss:

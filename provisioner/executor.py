@@ -153,6 +153,9 @@ class _StepRunner:
                     self.engine.remove_anonymous_volume(volume, observed.name)
         elif observed.kind is Kind.NETWORK:
             self.engine.remove_network(observed.id, observed.name)
+            for duplicate in action.duplicates:
+                if duplicate.owned_by(self.project):
+                    self.engine.remove_network(duplicate.id, duplicate.name)
         else:
             self.engine.remove_volume(observed.name)
 

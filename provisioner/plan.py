@@ -40,6 +40,8 @@ class Action:
     data_loss: list[str] = field(default_factory=list)
     desired: DesiredResource | None = None
     observed: Observed | None = None
+    # Further objects with the same name and the project's label, removed along with `observed`.
+    duplicates: list[Observed] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ def plan_apply(desired: DesiredState, snapshot: Snapshot) -> Plan:
 
     _recreate_dependents(desired, snapshot, actions, plan)
     _check_engine_features(desired, snapshot, plan)
+    _check_duplicates(desired.project, snapshot, plan)
+    _check_images(actions, snapshot, plan)
 
     for observed in snapshot.owned_by(desired.project):
         resource_id = ResourceId(observed.kind, observed.name)
@@ -55,6 +57,10 @@ def plan_destroy(project: str, snapshot: Snapshot) -> Plan:
             data_loss=_data_loss(observed), observed=observed)
         for observed in owned
     }
+    for duplicate in snapshot.duplicate_networks:
+        resource_id = ResourceId(duplicate.kind, duplicate.name)
+        if duplicate.owned_by(project) and resource_id in actions:
+            actions[resource_id].duplicates.append(duplicate)
     plan.actions = list(actions.values())
     plan.actions = ordered_actions(plan, None, snapshot)
     return plan
@@ -83,7 +89,7 @@ def _create_reasons(resource: DesiredResource, snapshot: Snapshot) -> list[str]:
     reasons = ["missing"]
     if resource.id.kind is Kind.CONTAINER:
         image = resource.spec["image"]
-        present = image in snapshot.images or f"{image}:latest" in snapshot.images
+        present = _image_present(image, snapshot)
         if resource.pull == "always" or (resource.pull == "missing" and not present):
             reasons.append(f"image {image} will be pulled")
     return reasons
@@ -131,6 +137,22 @@ def _dependency_reasons(resource: DesiredResource, actions: dict[ResourceId, Act
     return reasons
 
 
+def _check_images(actions: dict[ResourceId, Action], snapshot: Snapshot, plan: Plan) -> None:
+    """Block apply when a container to be created needs an image that is missing and may not be pulled."""
+    for action in actions.values():
+        resource = action.desired
+        if action.kind not in RECREATING or resource is None or resource.id.kind is not Kind.CONTAINER:
+            continue
+        image = resource.spec["image"]
+        if resource.pull == "never" and not _image_present(image, snapshot):
+            plan.blockers.append(Blocker(resource.id, f"image {image} is not on the engine, and pull is never",
+                                         f"build or load {image} on the engine first, or set pull: missing"))
+
+
+def _image_present(image: str, snapshot: Snapshot) -> bool:
+    return image in snapshot.images or f"{image}:latest" in snapshot.images
+
+
 def _check_engine_features(desired: DesiredState, snapshot: Snapshot, plan: Plan) -> None:
     for resource in desired.resources.values():
         if resource.id.kind is Kind.NETWORK and resource.spec["driver"] == "overlay" and not snapshot.swarm_manager:
@@ -138,11 +160,31 @@ def _check_engine_features(desired: DesiredState, snapshot: Snapshot, plan: Plan
                                          "run docker swarm init on the engine, or use driver: bridge"))
 
 
+def _check_duplicates(project: str, snapshot: Snapshot, plan: Plan) -> None:
+    """Block apply when the engine holds one of the project's networks more than once.
+
+    Docker allows two networks with one name, which two applies racing each
+    other can create; provision cannot tell which one the blueprint means.
+    """
+    for duplicate in snapshot.duplicate_networks:
+        first = snapshot.networks[duplicate.name]
+        if duplicate.owned_by(project) or first.owned_by(project):
+            resource_id = ResourceId(Kind.NETWORK, duplicate.name)
+            plan.blockers.append(Blocker(
+                resource_id, f"there are several networks named {duplicate.name!r} (ids {first.id[:12]} and "
+                f"{duplicate.id[:12]}), for example from two applies run at the same time",
+                f"remove the extra one with docker network rm {duplicate.id[:12]}, or run provision destroy and apply again"))
+
+
 def _conflict(resource_id: ResourceId, observed: Observed, project: str) -> Blocker:
     if observed.project is None:
         owner = "was not created by provision"
     elif observed.project != project:
         owner = f"belongs to project {observed.project!r}"
+        return Blocker(resource_id, f"a {resource_id.kind} named {resource_id.name!r} already exists and {owner}; "
+                       "provision will not touch it",
+                       f"rename {resource_id.name} in the blueprint, or destroy project {observed.project!r} with its "
+                       "own blueprint first")
     else:
         owner = f"is labelled as another resource ({observed.resource})"
     return Blocker(resource_id, f"a {resource_id.kind} named {resource_id.name!r} already exists and {owner}; "

@@ -46,7 +46,7 @@ def render_plan(plan: Plan, *, colour: bool = False, verb: str = "apply") -> str
     if plan.blockers:
         if lines:
             lines.append("")
-        lines.append(f"Conflicts ({verb} will not start until they are resolved):")
+        lines.append(f"Problems ({verb} will not start until they are resolved):")
         for blocker in plan.blockers:
             lines.append(f"  ! {blocker.resource}: {blocker.message}")
             if blocker.hint:

@@ -131,6 +131,8 @@ class Snapshot:
     containers: dict[str, ObservedContainer] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     swarm_manager: bool = False
+    # The engine allows several networks with one name; all but the first listed go here.
+    duplicate_networks: list[ObservedNetwork] = field(default_factory=list)
 
     def find(self, resource: ResourceId) -> Observed | None:
         return self._table(resource.kind).get(resource.name)
@@ -181,13 +183,16 @@ def snapshot_from_lists(raw: dict[str, Any]) -> Snapshot:
         snapshot.volumes[volume.name] = volume
     for item in raw.get("networks", []):
         network = _network(item)
-        snapshot.networks[network.name] = network
+        if network.name in snapshot.networks:
+            snapshot.duplicate_networks.append(network)
+        else:
+            snapshot.networks[network.name] = network
     for item in raw.get("containers", []):
         container = _container(item)
         snapshot.containers[container.name] = container
     for item in raw.get("images", []):
-        for tag in item.get("RepoTags") or []:
-            snapshot.images[tag] = item["Id"]
+        for reference in (item.get("RepoTags") or []) + (item.get("RepoDigests") or []):
+            snapshot.images[reference] = item["Id"]
     return snapshot
 
 

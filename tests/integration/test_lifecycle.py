@@ -35,6 +35,8 @@ RESOURCE_LABEL = "io.provision.resource"
 SLEEP = ["sleep", "100000"]
 FAST = ("--stop-timeout", "0")
 MISSING_IMAGE = "provision-test-missing:1"
+# Pulling this image only ever contacts 127.0.0.1:1, where nothing listens.
+UNPULLABLE_IMAGE = "127.0.0.1:1/provision-test-missing:1"
 
 
 # Helpers
@@ -417,30 +419,53 @@ def test_failed_start_skips_dependents(engine_run, docker_client):
     assert tear_down(engine_run, docker_client, path) == []
 
 
-def test_missing_image_fails_in_words(engine_run, docker_client):
+def test_failed_pull_fails_in_words(engine_run, docker_client):
     path = write_isolated(engine_run, {
         "version": 1, "project": "ghostimage",
         "containers": {
             "lonely": sleeper(network_mode="none"),
-            "ghost": {"image": MISSING_IMAGE, "pull": "never", "command": SLEEP, "network_mode": "none"},
+            "ghost": {"image": UNPULLABLE_IMAGE, "command": SLEEP, "network_mode": "none"},
             "waiter": sleeper(network_mode="none", depends_on=["ghost"]),
         },
     }, "ghost.yaml")
     lonely, ghost, waiter = (engine_run.name(n) for n in ("lonely", "ghost", "waiter"))
 
+    planned = plan(engine_run, path)
     failed = apply(engine_run, path)
     created = container_ids(docker_client, engine_run.name("ghostimage"))
+    failures = [line.partition(": FAILED after ")[2].partition("s: ")[2] for line in lines(failed)
+                if line.startswith(f"+ container {ghost}: FAILED after ")]
 
+    assert f"      image {UNPULLABLE_IMAGE} will be pulled" in lines(planned), output(planned)
     assert failed.returncode == 1, output(failed)
-    assert [line.partition(": FAILED after ")[2].partition("s: ")[2] for line in lines(failed)
-            if line.startswith(f"+ container {ghost}: FAILED after ")] == [
-        f"image {MISSING_IMAGE} is not on the engine and pull is set to never; build or load it first, or set pull: missing"
-    ], output(failed)
+    assert len(failures) == 1, output(failed)
+    assert failures[0].startswith(f"could not pull image {UNPULLABLE_IMAGE}: "), output(failed)
+    assert "connection refused" in failures[0], output(failed)
     assert (f"+ container {waiter}: skipped, because it needs container {ghost}, which failed"
             in lines(failed)), output(failed)
     assert "Traceback" not in failed.stdout + failed.stderr
     assert set(created) == {lonely}
     assert tear_down(engine_run, docker_client, path) == []
+
+
+def test_missing_image_never_pulled_blocks(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "neverpull",
+        "containers": {
+            "lonely": sleeper(network_mode="none"),
+            "ghost": {"image": MISSING_IMAGE, "pull": "never", "command": SLEEP, "network_mode": "none"},
+        },
+    }, "never.yaml")
+    ghost = engine_run.name("ghost")
+
+    planned = plan(engine_run, path)
+    rejected = apply(engine_run, path)
+
+    assert planned.returncode == 1, output(planned)
+    assert f"  ! container {ghost}: image {MISSING_IMAGE} is not on the engine, and pull is never" in lines(planned)
+    assert rejected.returncode == 1, output(rejected)
+    assert "apply did not start: resolve the problems above first; nothing was changed" in rejected.stderr
+    assert container_ids(docker_client, engine_run.name("neverpull")) == {}
 
 
 def test_replace_keeps_container_without_image(engine_run, docker_client):
@@ -452,13 +477,14 @@ def test_replace_keeps_container_without_image(engine_run, docker_client):
     steady = engine_run.name("steady")
     old_id = docker_client.containers.get(steady).id
     data = load(path)
-    data["containers"][steady].update({"image": MISSING_IMAGE, "pull": "never"})
+    data["containers"][steady]["image"] = UNPULLABLE_IMAGE
     save(path, data)
 
     failed = apply(engine_run, path)
 
     assert failed.returncode == 1, output(failed)
     assert container_ids(docker_client, data["project"]) == {steady: old_id}
+    assert tear_down(engine_run, docker_client, path) == []
 
 
 # Data loss
@@ -524,7 +550,7 @@ def test_unlabelled_names_are_conflicts(engine_run, docker_client):
         assert (f"  ! {kind} {name}: a {kind} named '{name}' already exists and was not created by provision; "
                 "provision will not touch it") in lines(planned), output(planned)
     assert applied.returncode == 1, output(applied)
-    assert "apply did not start: resolve the conflicts above first; nothing was changed" in applied.stderr, output(applied)
+    assert "apply did not start: resolve the problems above first; nothing was changed" in applied.stderr, output(applied)
     assert after == set()
     assert still_there == [True, True, True]
 

@@ -9,6 +9,7 @@ The recordings are the raw list output of a real engine, made by snapshots/recor
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -711,3 +712,55 @@ def test_overlay_on_swarm_manager_creates(tmp_path):
     assert plan.blockers == []
     assert actions_summary(plan) == [("create", ResourceId(Kind.NETWORK, "mesh")),
                                      ("create", ResourceId(Kind.CONTAINER, "node"))]
+
+
+# Objects the engine holds twice, and images that may not be pulled
+
+
+def with_duplicate_backend() -> dict:
+    raw = copy.deepcopy(recording("applied"))
+    duplicate = copy.deepcopy(raw_item(raw, BACKEND))
+    duplicate["Id"] = "f" * 64
+    raw["networks"].append(duplicate)
+    return raw
+
+
+def test_duplicate_network_blocks_apply(seed_desired):
+    plan = plan_apply(seed_desired, snapshot_from_lists(with_duplicate_backend()))
+
+    assert [blocker.resource for blocker in plan.blockers] == [BACKEND]
+    assert plan.blockers[0].message.startswith("there are several networks named 'backend' (ids ")
+    assert plan.blockers[0].hint.startswith("remove the extra one with docker network rm ffffffffffff")
+
+
+def test_destroy_removes_duplicate_network(seed_desired):
+    plan = plan_destroy(PROJECT, snapshot_from_lists(with_duplicate_backend()))
+    action = plan.action_for(BACKEND)
+
+    assert [duplicate.id for duplicate in action.duplicates] == ["f" * 64]
+
+
+def test_other_project_conflict_hint(seed_desired):
+    raw = copy.deepcopy(recording("applied"))
+    raw_item(raw, BACKEND)["Labels"][PROJECT_LABEL] = "elsewhere"
+
+    plan = plan_apply(seed_desired, snapshot_from_lists(raw))
+
+    assert [blocker.resource for blocker in plan.blockers] == [BACKEND]
+    assert plan.blockers[0].message == ("a network named 'backend' already exists and belongs to project 'elsewhere'; "
+                                        "provision will not touch it")
+    assert plan.blockers[0].hint == ("rename backend in the blueprint, or destroy project 'elsewhere' with its own "
+                                     "blueprint first")
+
+
+def test_never_pulled_missing_image_blocks(tmp_path):
+    data = {"version": 1, "project": "images",
+            "containers": {"local": {"image": "busybox:1.36", "pull": "never"},
+                           "absent": {"image": "absent:1", "pull": "never"}}}
+    raw = {"images": [{"Id": "sha256:" + "b" * 64, "RepoTags": ["busybox:1.36"]}]}
+
+    plan = plan_apply(desired_state(data, tmp_path), snapshot_from_lists(raw))
+
+    assert [(blocker.resource, blocker.message) for blocker in plan.blockers] == [
+        (ResourceId(Kind.CONTAINER, "absent"), "image absent:1 is not on the engine, and pull is never")]
+    assert plan.blockers[0].hint == "build or load absent:1 on the engine first, or set pull: missing"

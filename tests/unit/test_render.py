@@ -61,7 +61,7 @@ provision will perform these actions on project seed-demo:
       no longer in the blueprint
       removes named volume scratch and all data in it
 
-Conflicts (apply will not start until they are resolved):
+Problems (apply will not start until they are resolved):
   ! volume app-data: a volume named 'app-data' already exists and was not created by provision; provision will not touch it
       hint: rename app-data in the blueprint, or remove the existing volume yourself
 
@@ -99,7 +99,7 @@ def test_colour_changes_only_escape_codes():
 def test_destroy_verb_in_conflicts():
     text = render_plan(small_plan(), verb="destroy")
 
-    assert "Conflicts (destroy will not start until they are resolved):" in text
+    assert "Problems (destroy will not start until they are resolved):" in text
 
 
 def test_two_data_loss_actions_plural():
@@ -127,7 +127,7 @@ def test_blockers_only_plan_text():
     plan = Plan("seed-demo", blockers=[Blocker(APP_DATA, CONFLICT_MESSAGE, CONFLICT_HINT)])
 
     assert render_plan(plan) == "\n".join([
-        "Conflicts (apply will not start until they are resolved):",
+        "Problems (apply will not start until they are resolved):",
         f"  ! volume app-data: {CONFLICT_MESSAGE}",
         f"      hint: {CONFLICT_HINT}",
         "",
