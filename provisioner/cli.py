@@ -110,7 +110,7 @@ def plan(context: click.Context) -> None:
 @click.pass_context
 def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, stop_timeout: int, parallelism: int) -> None:
     """Make the engine match the blueprint."""
-    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"))
+    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"), lock=True)
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         raise ApplyRefused("apply did not start: resolve the problems above first; nothing was changed")

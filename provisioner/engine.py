@@ -53,6 +53,11 @@ class Engine:
     def __init__(self, api: docker.APIClient):
         self.api = api
 
+    @property
+    def url(self) -> str:
+        """The address the client talks to, which identifies the engine for locking."""
+        return str(self.api.base_url)
+
     # Reading
 
     def read_snapshot(self, project: str, names: dict[Kind, list[str]], *, need_swarm: bool = False) -> Snapshot:

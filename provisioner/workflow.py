@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.engine import Engine, connect
+from provisioner.locking import ProjectLock
 from provisioner.plan import Plan
 from provisioner.planner import plan_apply, plan_destroy
 from provisioner.resources import DesiredState, Kind, build_desired_state
@@ -22,22 +23,33 @@ class Planned:
     engine: Engine
     snapshot: Snapshot
     plan: Plan
+    lock: ProjectLock | None = None
 
 
-def plan_for_apply(path: Path, host: str | None) -> Planned:
+def plan_for_apply(path: Path, host: str | None, *, lock: bool = False) -> Planned:
+    """Plan an apply; with `lock`, hold the project's lock from before the engine is read."""
     loaded = load_blueprint(path)
     desired = build_desired_state(loaded)
     engine = connect(host)
+    project_lock = _acquire(engine, desired.project) if lock else None
     snapshot = read_snapshot(engine, desired)
-    return Planned(loaded, desired, engine, snapshot, plan_apply(desired, snapshot))
+    return Planned(loaded, desired, engine, snapshot, plan_apply(desired, snapshot), project_lock)
 
 
 def plan_for_destroy(path: Path, host: str | None) -> Planned:
+    """Plan a destroy, holding the project's lock from before the engine is read."""
     loaded = load_blueprint(path)
     desired = build_desired_state(loaded)
     engine = connect(host)
+    project_lock = _acquire(engine, desired.project)
     snapshot = read_snapshot(engine, desired)
-    return Planned(loaded, desired, engine, snapshot, plan_destroy(desired.project, snapshot))
+    return Planned(loaded, desired, engine, snapshot, plan_destroy(desired.project, snapshot), project_lock)
+
+
+def _acquire(engine: Engine, project: str) -> ProjectLock:
+    project_lock = ProjectLock(engine.url, project)
+    project_lock.acquire()
+    return project_lock
 
 
 def read_snapshot(engine: Engine, desired: DesiredState) -> Snapshot:

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from provisioner.engine import connect
+from provisioner.locking import ProjectLock
 from provisioner.resources import build_desired_state
 from provisioner.validation import load_blueprint
 from provisioner.workflow import read_snapshot
@@ -485,6 +486,52 @@ def test_replace_keeps_container_without_image(engine_run, docker_client):
     assert failed.returncode == 1, output(failed)
     assert container_ids(docker_client, data["project"]) == {steady: old_id}
     assert tear_down(engine_run, docker_client, path) == []
+
+
+# Runs that race each other
+
+
+def test_concurrent_apply_is_locked_out(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "locked",
+        "containers": {"solo": sleeper(network_mode="none")},
+    }, "locked.yaml")
+    project = engine_run.name("locked")
+    held = ProjectLock(str(docker_client.api.base_url), project)
+    held.acquire()
+    try:
+        rejected = apply(engine_run, path)
+    finally:
+        held.release()
+    applied = apply(engine_run, path)
+
+    assert rejected.returncode == 1, output(rejected)
+    assert rejected.stderr.startswith(f"another provision run is applying or destroying project {project} on this engine")
+    assert applied.returncode == 0, output(applied)
+    assert tear_down(engine_run, docker_client, path) == []
+
+
+def test_duplicate_network_blocks_then_destroys(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "twins",
+        "networks": {"twin": {}},
+        "containers": {"solo": sleeper(networks=["twin"])},
+    }, "twins.yaml")
+    assert apply(engine_run, path).returncode == 0
+    twin = engine_run.name("twin")
+    original = docker_client.api.inspect_network(twin)
+    # The engine accepts a second network with the same name, as two racing applies would create.
+    extra = docker_client.api.create_network(twin, labels=original["Labels"], check_duplicate=False)["Id"]
+
+    planned = plan(engine_run, path)
+    destroyed = destroy(engine_run, path)
+    remaining = docker_client.networks.list(filters={"label": f"io.provision.project={engine_run.name('twins')}"})
+
+    assert planned.returncode == 1, output(planned)
+    assert f"  ! network {twin}: there are several networks named '{twin}' (ids " in planned.stdout, output(planned)
+    assert destroyed.returncode == 0, output(destroyed)
+    assert remaining == []
+    assert not docker_client.api.networks(ids=[extra])
 
 
 # Data loss
