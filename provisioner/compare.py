@@ -51,9 +51,30 @@ def diff_specs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> li
                 continue
         if isinstance(old_value, dict) and isinstance(new_value, dict):
             changes += diff_specs(old_value, new_value, path)
+        elif _by_target(old_value) is not None and _by_target(new_value) is not None:
+            changes += _diff_mounts(_by_target(old_value), _by_target(new_value), path)
         elif old_value != new_value:
             changes.append(FieldChange(path, None if old_value is MISSING else old_value,
                                        None if new_value is MISSING else new_value))
+    return changes
+
+
+def _by_target(value: Any) -> dict[str, dict[str, Any]] | None:
+    """Key a list of mounts by target, so an edit shows as one mount's field; None for anything else."""
+    if not isinstance(value, list) or not all(isinstance(item, dict) and "target" in item for item in value):
+        return None
+    keyed = {item["target"]: item for item in value}
+    return keyed if len(keyed) == len(value) else None
+
+
+def _diff_mounts(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]], path: str) -> list[FieldChange]:
+    changes = []
+    for target in sorted(set(old) | set(new)):
+        field = f"{path}[{target}]"
+        if target in old and target in new:
+            changes += diff_specs(old[target], new[target], field)
+        elif old.get(target) != new.get(target):
+            changes.append(FieldChange(field, old.get(target), new.get(target)))
     return changes
 
 

@@ -380,9 +380,7 @@ def test_edited_bind_mode_replaces_containers(tmp_path):
     action = plan.action_for(DATA_VOLUME)
 
     # The edit shows in the stored spec and in the live mount; it is listed once, as the blueprint edit.
-    assert action.changes == [
-        FieldChange("mounts", stored_spec_of(recording("applied"), DATA_VOLUME)["mounts"], action.desired.spec["mounts"]),
-    ]
+    assert action.changes == [FieldChange("mounts[/srv/site].read_only", True, False)]
     assert plan.action_for(BUSY_BOX2).reasons == [
         "container data-volume is replaced, so busy-box2 must be recreated to use the new one"]
 
@@ -764,3 +762,13 @@ def test_never_pulled_missing_image_blocks(tmp_path):
     assert [(blocker.resource, blocker.message) for blocker in plan.blockers] == [
         (ResourceId(Kind.CONTAINER, "absent"), "image absent:1 is not on the engine, and pull is never")]
     assert plan.blockers[0].hint == "build or load absent:1 on the engine first, or set pull: missing"
+
+
+def test_added_mount_listed_by_target(tmp_path):
+    data = seed_data()
+    data["volume_containers"]["data-volume"]["volumes"].append("/var/cache")
+
+    plan = plan_for_data(data, recording("applied"), tmp_path)
+    action = plan.action_for(DATA_VOLUME)
+
+    assert action.changes[0] == FieldChange("mounts[/var/cache]", None, {"type": "anonymous", "target": "/var/cache"})
