@@ -12,7 +12,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import copy
+import shlex
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -485,6 +487,35 @@ def test_replace_keeps_container_without_image(engine_run, docker_client):
 
     assert failed.returncode == 1, output(failed)
     assert container_ids(docker_client, data["project"]) == {steady: old_id}
+    assert tear_down(engine_run, docker_client, path) == []
+
+
+def on_terminal(engine_run, path: Path, answer: str) -> subprocess.CompletedProcess:
+    """Run apply under a pseudo-terminal (util-linux `script`), typing `answer` at the prompt."""
+    command = shlex.join([sys.executable, "-m", "provisioner", "-f", str(path), "apply", *FAST])
+    return subprocess.run(["script", "-qec", command, "/dev/null"], input=answer + "\n", capture_output=True,
+                          text=True, cwd=engine_run.workdir, timeout=300)
+
+
+def test_terminal_confirmation_applies(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "confirm",
+        "containers": {"solo": sleeper(network_mode="none")},
+    }, "confirm.yaml")
+    project = engine_run.name("confirm")
+
+    declined = on_terminal(engine_run, path, "no")
+    after_decline = container_ids(docker_client, project)
+    accepted = on_terminal(engine_run, path, "yes")
+    after_accept = container_ids(docker_client, project)
+
+    assert declined.returncode == 1, output(declined)
+    assert "Do you want to apply? Only 'yes' will be accepted" in declined.stdout
+    assert "apply cancelled; nothing was changed" in declined.stdout
+    assert after_decline == {}
+    assert accepted.returncode == 0, output(accepted)
+    assert "Apply complete: 1 action done." in accepted.stdout
+    assert set(after_accept) == {engine_run.name("solo")}
     assert tear_down(engine_run, docker_client, path) == []
 
 
