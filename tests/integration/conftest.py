@@ -9,6 +9,7 @@ test's project labelled is removed afterwards, and nothing else.
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 import re
 import secrets
@@ -126,10 +127,11 @@ class Run:
                 pytest.fail("no free private /24 found for an isolated test network")
         return mapping
 
-    def provision(self, *args: str, input: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        """Run the real command line, as a user would."""
+    def provision(self, *args: str, input: str | None = None, cwd: Path | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run the real command line, as a user would; `env` adds to the environment."""
         return subprocess.run([sys.executable, "-m", "provisioner", *args], capture_output=True, text=True,
-                              input=input, cwd=cwd or self.workdir, timeout=600)
+                              input=input, cwd=cwd or self.workdir, timeout=600, env={**os.environ, **(env or {})})
 
     def cleanup(self) -> None:
         """Remove every object labelled with one of this run's projects, and only those."""

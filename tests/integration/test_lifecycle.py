@@ -826,6 +826,20 @@ def test_unreachable_engine_plain_words(engine_run):
     assert "('" not in result.stderr, output(result)
 
 
+def test_docker_host_variable_is_used(engine_run):
+    path, _ = seed_demo(engine_run)
+
+    reachable = engine_run.provision("-f", str(path), "plan", env={"DOCKER_HOST": "unix:///var/run/docker.sock"})
+    unreachable = engine_run.provision("-f", str(path), "plan", env={"DOCKER_HOST": "tcp://127.0.0.1:1"})
+
+    assert reachable.returncode == 0, output(reachable)
+    assert "Plan: 9 to create" in reachable.stdout
+    assert unreachable.returncode == 1, output(unreachable)
+    assert unreachable.stderr.strip() == (
+        "cannot reach a Docker engine at tcp://127.0.0.1:1 (connection refused); check that dockerd is running "
+        "and that you may use its socket, or pass --host URL")
+
+
 # Cost of reading the engine
 
 

@@ -1,0 +1,82 @@
+"""The command line's boundary: exit codes and what reaches the user for each kind of error."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from provisioner import cli
+
+
+def run_main(monkeypatch, capsys, *arguments: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["provision", *arguments])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
+def failing_load(path):
+    raise KeyError("spec")
+
+
+def test_unexpected_error_is_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "load_blueprint", failing_load)
+
+    code, out, err = run_main(monkeypatch, capsys, "validate")
+
+    assert code == 1
+    assert out == ""
+    assert err.strip().splitlines() == [
+        "error: unexpected KeyError: 'spec' (a bug in provision; rerun with --debug to see the traceback)"]
+
+
+def test_debug_shows_traceback(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "load_blueprint", failing_load)
+
+    code, _, err = run_main(monkeypatch, capsys, "--debug", "validate")
+
+    assert code == 1
+    assert "Traceback (most recent call last)" in err
+    assert "KeyError: 'spec'" in err
+
+
+def test_invalid_blueprint_exits_one(monkeypatch, capsys, tmp_path):
+    blueprint = tmp_path / "blueprint.yaml"
+    blueprint.write_text("version: 1\nproject: demo\ncontainers:\n  web:\n    imagee: busybox\n")
+
+    code, out, err = run_main(monkeypatch, capsys, "-f", str(blueprint), "validate")
+
+    assert code == 1
+    assert out == ""
+    assert f"{blueprint}:5:5: error: containers.web.imagee: unknown key 'imagee'" in err
+    assert "Traceback" not in err
+
+
+def test_valid_blueprint_validates(monkeypatch, capsys, tmp_path):
+    blueprint = tmp_path / "blueprint.yaml"
+    blueprint.write_text("version: 1\nproject: demo\n")
+    monkeypatch.chdir(tmp_path)
+
+    monkeypatch.setattr(sys, "argv", ["provision", "validate"])
+    cli.main()
+
+    assert capsys.readouterr().out == "blueprint.yaml: valid (project demo)\n"
+
+
+def test_unknown_option_exits_one(monkeypatch, capsys):
+    code, _, err = run_main(monkeypatch, capsys, "plan", "--bogus")
+
+    assert code == 1
+    assert "No such option '--bogus'" in err
+
+
+def test_file_option_after_command(monkeypatch, capsys, tmp_path):
+    blueprint = tmp_path / "other.yaml"
+    blueprint.write_text("version: 1\nproject: other\n")
+
+    monkeypatch.setattr(sys, "argv", ["provision", "validate", "-f", str(blueprint)])
+    cli.main()
+
+    assert capsys.readouterr().out == f"{blueprint}: valid (project other)\n"
