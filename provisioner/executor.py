@@ -133,7 +133,8 @@ class _StepRunner:
                 self._ensure_image(action.desired)
             self._remove(action)
         elif step.kind is StepKind.CREATE:
-            self._create(action.desired, reused_volumes(action))
+            # A replacement checked its image before removing its predecessor.
+            self._create(action.desired, reused_volumes(action), check_image=action.kind is not ActionKind.REPLACE)
         elif step.kind is StepKind.START:
             observed = action.observed
             self.engine.start_container(observed.id, observed.name, paused=observed.state == "paused")
@@ -144,7 +145,7 @@ class _StepRunner:
         observed = action.observed
         # The planner only removes owned objects; check again right before the call.
         if observed is None or not observed.owned_by(self.project):
-            raise EngineError(f"refusing to remove {action.resource}: it is not labelled as part of project {self.project}")
+            raise EngineError(f"did not remove {action.resource}: it is not labelled as part of project {self.project}")
         if isinstance(observed, ObservedContainer):
             self.engine.remove_container(observed.id, observed.name, self.options.stop_timeout)
             kept = set(reused_volumes(action).values())
@@ -159,7 +160,7 @@ class _StepRunner:
         else:
             self.engine.remove_volume(observed.name)
 
-    def _create(self, resource: DesiredResource, reused: dict[str, str]) -> None:
+    def _create(self, resource: DesiredResource, reused: dict[str, str], *, check_image: bool) -> None:
         name = resource.id.name
         labels = ownership_labels(self.project, resource.id.label, resource.role, resource.spec)
         if resource.id.kind is Kind.VOLUME:
@@ -167,7 +168,8 @@ class _StepRunner:
         elif resource.id.kind is Kind.NETWORK:
             self.engine.create_network(name, resource.spec, labels)
         else:
-            self._ensure_image(resource)
+            if check_image:
+                self._ensure_image(resource)
             self.engine.create_container(name, resource.spec, labels, reused)
             if resource.state == "running":
                 self.engine.start_container(name, name)
