@@ -17,13 +17,16 @@ import click
 from provisioner import __version__
 from provisioner.errors import ApplyRefused, ProvisionError
 from provisioner.events import ActionFinished, Outcome
-from provisioner.executor import ExecuteOptions, execute
+from provisioner.executor import ExecuteOptions, ExecutionInterrupted, execute
 from provisioner.render import render_outcome, render_plan, render_progress
 from provisioner.schema import blueprint_schema_text
 from provisioner.validation import load_blueprint
 from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy
 
 DEFAULT_BLUEPRINT = "blueprint.yaml"
+
+# Set once apply or destroy starts changing the engine, so an interrupt is reported truthfully.
+_changing = False
 
 HOST_HELP = ("Docker engine to use, for example unix:///var/run/docker.sock or tcp://HOST:2376. "
              "Default: as the docker CLI finds it (DOCKER_HOST and friends).")
@@ -155,18 +158,29 @@ def _confirm(verb: str, auto_approve: bool) -> None:
         raise ApplyRefused(f"{verb} did not start: there is no terminal to confirm on, and nothing was changed; "
                            "rerun with --auto-approve to proceed without confirmation")
     click.echo("")
-    answer = click.prompt(f"Do you want to {verb}? Only 'yes' will be accepted", default="", show_default=False)
+    try:
+        answer = click.prompt(f"Do you want to {verb}? Only 'yes' will be accepted", default="", show_default=False)
+    except click.exceptions.Abort:
+        answer = ""
     if answer.strip() != "yes":
         raise ApplyRefused(f"{verb} cancelled; nothing was changed")
 
 
 def _run(planned: Planned, verb: str, options: ExecuteOptions) -> None:
+    global _changing
     click.echo("")
     events: list[ActionFinished] = []
     desired = planned.desired if verb == "apply" else None
-    for event in execute(planned.plan, desired, planned.snapshot, planned.engine, options):
-        events.append(event)
-        click.echo(render_progress(event, colour=_colour()))
+    _changing = True
+    try:
+        for event in execute(planned.plan, desired, planned.snapshot, planned.engine, options):
+            events.append(event)
+            click.echo(render_progress(event, colour=_colour()))
+    except ExecutionInterrupted:
+        done = sum(1 for event in events if event.outcome is Outcome.DONE)
+        click.echo(f"\n{verb} interrupted: {done} of {len(planned.plan.actions)} actions done. Steps under way were "
+                   f"allowed to finish and nothing else was started; run plan to see what is left.", err=True)
+        sys.exit(130)
     click.echo("")
     failed = any(event.outcome is not Outcome.DONE for event in events)
     click.echo(render_outcome(events, verb), err=failed)
@@ -182,9 +196,12 @@ def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("cancelled; nothing was changed", err=True)
-        sys.exit(1)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        if _changing:
+            click.echo("\ninterrupted while changing the engine; run plan to see what is left.", err=True)
+        else:
+            click.echo("\ninterrupted; nothing was changed.", err=True)
+        sys.exit(130)
     except click.ClickException as error:
         # Bad input exits 1, whether it is a bad option or a bad blueprint.
         error.show()
@@ -192,9 +209,6 @@ def main() -> None:
     except ProvisionError as error:
         click.echo(str(error), err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted; actions under way may be incomplete. Run plan to see what is left.", err=True)
-        sys.exit(130)
     except Exception as error:  # noqa: BLE001 - the last line of defence for bugs
         if debug:
             traceback.print_exc()

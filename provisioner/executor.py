@@ -23,6 +23,10 @@ from provisioner.resources import DesiredResource, DesiredState, Kind
 from provisioner.snapshot import ObservedContainer, Snapshot
 
 
+class ExecutionInterrupted(Exception):
+    """The user interrupted a run; steps under way finished and nothing else started."""
+
+
 @dataclass(frozen=True)
 class ExecuteOptions:
     stop_timeout: int = 10
@@ -46,8 +50,9 @@ def execute(plan: Plan, desired: DesiredState | None, snapshot: Snapshot, engine
     sorter = graphlib.TopologicalSorter(schedule.after)
     sorter.prepare()
 
-    with ThreadPoolExecutor(max_workers=max(1, options.parallelism), thread_name_prefix="provision-step") as pool:
-        running: dict[Future, Step] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, options.parallelism), thread_name_prefix="provision-step")
+    running: dict[Future, Step] = {}
+    try:
         while sorter.is_active():
             for step in sorted(sorter.get_ready(), key=step_rank):
                 missing = sorted(p for p in schedule.needs[step] if outcomes.get(p) is not Outcome.DONE)
@@ -64,12 +69,27 @@ def execute(plan: Plan, desired: DesiredState | None, snapshot: Snapshot, engine
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda item: step_rank(running[item])):
                 step = running.pop(future)
-                seconds, error = future.result()
-                outcomes[step] = Outcome.DONE if error is None else Outcome.FAILED
-                if error is not None:
-                    messages[step] = error
+                _record(step, future, outcomes, messages)
                 sorter.done(step)
-                yield from _step_ended(step, seconds, schedule, outcomes, messages, busy_seconds, pending)
+                yield from _step_ended(step, future.result()[0], schedule, outcomes, messages, busy_seconds, pending)
+    except KeyboardInterrupt:
+        # Let the engine calls under way finish, so no object is left half
+        # made, and start nothing new.
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, step in running.items():
+            if not future.cancelled():
+                _record(step, future, outcomes, messages)
+                yield from _step_ended(step, future.result()[0], schedule, outcomes, messages, busy_seconds, pending)
+        raise ExecutionInterrupted() from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _record(step: Step, future: Future, outcomes: dict[Step, Outcome], messages: dict[Step, str]) -> None:
+    _, error = future.result()
+    outcomes[step] = Outcome.DONE if error is None else Outcome.FAILED
+    if error is not None:
+        messages[step] = error
 
 
 def _timed_run(runner: _StepRunner, step: Step, action: Action) -> tuple[float, str | None]:
@@ -162,7 +182,8 @@ class _StepRunner:
 
     def _create(self, resource: DesiredResource, reused: dict[str, str], *, check_image: bool) -> None:
         name = resource.id.name
-        labels = ownership_labels(self.project, resource.id.label, resource.role, resource.spec)
+        depends_on = [dependency.name for dependency in resource.after if dependency.kind is Kind.CONTAINER]
+        labels = ownership_labels(self.project, resource.id.label, resource.role, resource.spec, depends_on)
         if resource.id.kind is Kind.VOLUME:
             self.engine.create_volume(name, resource.spec, labels)
         elif resource.id.kind is Kind.NETWORK:

@@ -19,6 +19,8 @@ ROLE_LABEL = LABEL_PREFIX + "role"
 SPEC_HASH_LABEL = LABEL_PREFIX + "spec-hash"
 HASH_SCHEME_LABEL = LABEL_PREFIX + "hash-scheme"
 SPEC_LABEL = LABEL_PREFIX + "spec"
+# Containers this one was created after (depends_on), so destroy can remove in reverse order.
+DEPENDS_ON_LABEL = LABEL_PREFIX + "depends-on"
 
 # Bump when canonical_json or the spec layout changes. Objects stamped with
 # another scheme are compared by their stored spec, not by the hash.
@@ -53,9 +55,10 @@ def spec_hash(spec: dict[str, Any]) -> str:
     return _digest(canonical_json(stored_form(spec)))
 
 
-def ownership_labels(project: str, resource: str, role: str, spec: dict[str, Any]) -> dict[str, str]:
+def ownership_labels(project: str, resource: str, role: str, spec: dict[str, Any],
+                     depends_on: list[str] | None = None) -> dict[str, str]:
     """Labels that mark an object as created by provision for `project`."""
-    return {
+    labels = {
         PROJECT_LABEL: project,
         RESOURCE_LABEL: resource,
         ROLE_LABEL: role,
@@ -63,6 +66,9 @@ def ownership_labels(project: str, resource: str, role: str, spec: dict[str, Any
         HASH_SCHEME_LABEL: HASH_SCHEME,
         SPEC_LABEL: canonical_json(stored_form(spec)),
     }
+    if depends_on:
+        labels[DEPENDS_ON_LABEL] = ",".join(sorted(depends_on))
+    return labels
 
 
 def _digest(text: str) -> str:

@@ -99,8 +99,13 @@ def _order_removal(schedule: Schedule, step: Step, snapshot: Snapshot) -> None:
         if other.kind is not StepKind.REMOVE or other == step:
             continue
         observed = snapshot.find(other.resource)
-        if observed is not None and step.resource in snapshot.dependencies_of(observed):
+        if observed is None:
+            continue
+        if step.resource in snapshot.dependencies_of(observed):
             _require(schedule, step, other)
+        elif step.resource in snapshot.started_after(observed):
+            # depends_on only orders the work; the engine does not stop the removal.
+            schedule.after[step].add(other)
 
 
 def _order_creation(schedule: Schedule, step: Step, desired: DesiredState | None) -> None:

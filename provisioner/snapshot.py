@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.labels import (
+    DEPENDS_ON_LABEL,
     HASH_SCHEME_LABEL,
     PROJECT_LABEL,
     RESOURCE_LABEL,
@@ -163,6 +164,11 @@ class Snapshot:
             if isinstance(entry, dict) and entry.get("container") in self.containers:
                 found.add(ResourceId(Kind.CONTAINER, entry["container"]))
         return found
+
+    def started_after(self, observed: Observed) -> set[ResourceId]:
+        """Containers that `observed` was created after (its depends_on), which it should be removed before."""
+        names = observed.labels.get(DEPENDS_ON_LABEL, "")
+        return {ResourceId(Kind.CONTAINER, name) for name in names.split(",") if name in self.containers}
 
     def container_by_id(self, container_id: str) -> ObservedContainer | None:
         return next((item for item in self.containers.values() if item.id == container_id), None)

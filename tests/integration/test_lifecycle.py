@@ -13,8 +13,10 @@ import collections
 import contextlib
 import copy
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -516,6 +518,35 @@ def test_terminal_confirmation_applies(engine_run, docker_client):
     assert accepted.returncode == 0, output(accepted)
     assert "Apply complete: 1 action done." in accepted.stdout
     assert set(after_accept) == {engine_run.name("solo")}
+    assert tear_down(engine_run, docker_client, path) == []
+
+
+def test_interrupted_destroy_finishes_current_step(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "interrupt",
+        "containers": {
+            "first": sleeper(network_mode="none"),
+            "second": sleeper(network_mode="none", depends_on=["first"]),
+            "third": sleeper(network_mode="none", depends_on=["second"]),
+        },
+    }, "interrupt.yaml")
+    assert apply(engine_run, path).returncode == 0
+    project = engine_run.name("interrupt")
+    # sleep ignores SIGTERM, so each removal takes the whole stop timeout; one at a time, last first.
+    command = [sys.executable, "-m", "provisioner", "-f", str(path), "destroy", "--auto-approve",
+               "--stop-timeout", "3", "--parallelism", "1"]
+    running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               cwd=engine_run.workdir, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(1.5)
+    running.send_signal(signal.SIGINT)
+    stdout, stderr = running.communicate(timeout=60)
+    left = set(container_ids(docker_client, project))
+
+    assert running.returncode == 130, stdout + stderr
+    assert f"- container {engine_run.name('third')}: deleted in " in stdout
+    assert "destroy interrupted: 1 of 3 actions done. Steps under way were allowed to finish" in stderr
+    assert "Traceback" not in stderr
+    assert left == {engine_run.name("first"), engine_run.name("second")}
     assert tear_down(engine_run, docker_client, path) == []
 
 

@@ -268,3 +268,20 @@ def test_destroy_schedule_has_no_creations():
     assert {step.kind for step in schedule.steps} == {StepKind.REMOVE}
     assert schedule.needs[remove(APP_DATA)] == {remove(DATA_VOLUME), remove(BUSY_BOX2)}
 
+
+
+def test_destroy_reverses_depends_on():
+    def container(name: str, depends_on: str = "") -> dict:
+        labels = {"io.provision.project": "chain", "io.provision.resource": f"container/{name}"}
+        if depends_on:
+            labels["io.provision.depends-on"] = depends_on
+        return {"Id": f"id-{name}", "Names": [f"/{name}"], "Labels": labels, "State": "running",
+                "HostConfig": {"NetworkMode": "none"}, "Mounts": []}
+
+    snapshot = snapshot_from_lists({"containers": [container("first"), container("second", "first"),
+                                                   container("third", "second")]})
+    plan = plan_destroy("chain", snapshot)
+    schedule = build_schedule(plan, None, snapshot)
+
+    assert [step.resource.name for step in schedule.order()] == ["third", "second", "first"]
+    assert schedule.needs[Step(ResourceId(Kind.CONTAINER, "first"), StepKind.REMOVE)] == set()
