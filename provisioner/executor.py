@@ -164,7 +164,7 @@ class _StepRunner:
     def _remove(self, action: Action) -> None:
         observed = action.observed
         # The planner only removes owned objects; check again right before the call.
-        if observed is None or not observed.owned_by(self.project):
+        if observed is None or not observed.in_project(self.project):
             raise EngineError(f"did not remove {action.resource}: it is not labelled as part of project {self.project}")
         if isinstance(observed, ObservedContainer):
             self.engine.remove_container(observed.id, observed.name, self.options.stop_timeout)
@@ -175,7 +175,7 @@ class _StepRunner:
         elif observed.kind is Kind.NETWORK:
             self.engine.remove_network(observed.id, observed.name)
             for duplicate in action.duplicates:
-                if duplicate.owned_by(self.project):
+                if duplicate.in_project(self.project):
                     self.engine.remove_network(duplicate.id, duplicate.name)
         else:
             self.engine.remove_volume(observed.name)

@@ -35,10 +35,13 @@ def plan_apply(desired: DesiredState, snapshot: Snapshot) -> Plan:
     _check_duplicates(desired.project, snapshot, plan)
     _check_images(actions, snapshot, plan)
 
-    for observed in snapshot.owned_by(desired.project):
+    for observed in snapshot.in_project(desired.project):
         resource_id = ResourceId(observed.kind, observed.name)
         if resource_id not in desired.resources:
-            actions[resource_id] = Action(ActionKind.DELETE, resource_id, ["no longer in the blueprint"],
+            reason = "no longer in the blueprint"
+            if observed.resource is not None and observed.resource != resource_id:
+                reason = f"renamed outside provision; it was created as {observed.resource}"
+            actions[resource_id] = Action(ActionKind.DELETE, resource_id, [reason],
                                           data_loss=_data_loss(observed), observed=observed)
 
     plan.actions = list(actions.values())
@@ -50,7 +53,7 @@ def plan_apply(desired: DesiredState, snapshot: Snapshot) -> Plan:
 def plan_destroy(project: str, snapshot: Snapshot) -> Plan:
     """Delete every object labelled with `project`, dependents first."""
     plan = Plan(project)
-    owned = snapshot.owned_by(project)
+    owned = snapshot.in_project(project)
     actions = {
         ResourceId(observed.kind, observed.name): Action(
             ActionKind.DELETE, ResourceId(observed.kind, observed.name), [f"destroy: labelled with project {project}"],
@@ -59,7 +62,7 @@ def plan_destroy(project: str, snapshot: Snapshot) -> Plan:
     }
     for duplicate in snapshot.duplicate_networks:
         resource_id = ResourceId(duplicate.kind, duplicate.name)
-        if duplicate.owned_by(project) and resource_id in actions:
+        if duplicate.in_project(project) and resource_id in actions:
             actions[resource_id].duplicates.append(duplicate)
     plan.actions = list(actions.values())
     plan.actions = ordered_actions(plan, None, snapshot)

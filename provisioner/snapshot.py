@@ -56,7 +56,12 @@ class Observed:
         return stored_spec(self.labels)
 
     def owned_by(self, project: str) -> bool:
+        """Whether this object is the project's resource of its name (and not, say, one renamed by hand)."""
         return self.project == project and self.resource == ResourceId(self.kind, self.name)
+
+    def in_project(self, project: str) -> bool:
+        """Whether provision created this object for `project`, whatever it is called now."""
+        return self.project == project
 
 
 @dataclass(frozen=True)
@@ -138,10 +143,11 @@ class Snapshot:
     def find(self, resource: ResourceId) -> Observed | None:
         return self._table(resource.kind).get(resource.name)
 
-    def owned_by(self, project: str) -> list[Observed]:
+    def in_project(self, project: str) -> list[Observed]:
+        """Every object labelled with `project`, including ones renamed since they were created."""
         found: list[Observed] = []
         for table in (self.containers, self.networks, self.volumes):
-            found += [item for item in table.values() if item.owned_by(project)]
+            found += [item for item in table.values() if item.in_project(project)]
         return sorted(found, key=lambda item: (item.kind, item.name))
 
     def dependencies_of(self, observed: Observed) -> set[ResourceId]:

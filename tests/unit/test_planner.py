@@ -772,3 +772,25 @@ def test_added_mount_listed_by_target(tmp_path):
     action = plan.action_for(DATA_VOLUME)
 
     assert action.changes[0] == FieldChange("mounts[/var/cache]", None, {"type": "anonymous", "target": "/var/cache"})
+
+
+def renamed_busy_box2() -> dict:
+    raw = copy.deepcopy(recording("applied"))
+    raw_item(raw, BUSY_BOX2)["Names"] = ["/busy-box2-renamed"]
+    return raw
+
+
+def test_renamed_container_is_deleted_and_recreated(seed_desired):
+    plan = plan_apply(seed_desired, snapshot_from_lists(renamed_busy_box2()))
+    renamed = ResourceId(Kind.CONTAINER, "busy-box2-renamed")
+
+    assert plan.action_for(renamed).kind is ActionKind.DELETE
+    assert plan.action_for(renamed).reasons == ["renamed outside provision; it was created as container busy-box2"]
+    assert plan.action_for(BUSY_BOX2).kind is ActionKind.CREATE
+
+
+def test_destroy_includes_renamed_container():
+    plan = plan_destroy(PROJECT, snapshot_from_lists(renamed_busy_box2()))
+
+    assert ResourceId(Kind.CONTAINER, "busy-box2-renamed") in [action.resource for action in plan.actions]
+    assert len(plan.actions) == 9
