@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -15,13 +16,14 @@ from pathlib import Path
 import click
 
 from provisioner import __version__
-from provisioner.errors import ApplyRefused, ProvisionError
+from provisioner.errors import ApplyRefused, BlueprintNotFound, ProvisionError
 from provisioner.events import ActionFinished, Outcome
 from provisioner.executor import ExecuteOptions, ExecutionInterrupted, execute
+from provisioner.names import PROJECT_PATTERN
 from provisioner.render import render_outcome, render_plan, render_progress
 from provisioner.schema import blueprint_schema_text
 from provisioner.validation import load_blueprint
-from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy
+from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy, project_to_destroy
 
 DEFAULT_BLUEPRINT = "blueprint.yaml"
 
@@ -128,17 +130,30 @@ def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, sto
 
 @cli.command()
 @common_options
+@click.option("--project", metavar="NAME", help="Project to destroy, instead of the one named in the blueprint file.")
 @auto_approve_option
 @stop_timeout_option
 @parallelism_option
 @click.pass_context
-def destroy(context: click.Context, auto_approve: bool, stop_timeout: int, parallelism: int) -> None:
+def destroy(context: click.Context, project: str | None, auto_approve: bool, stop_timeout: int, parallelism: int) -> None:
     """Remove every object of the blueprint's project.
 
     Only objects labelled with the project are removed; anything else on the
     engine, including objects with the same names, is left alone.
     """
-    planned = plan_for_destroy(_blueprint_path(context), context.obj.get("host"))
+    if project is not None and not re.match(PROJECT_PATTERN, project):
+        raise click.BadParameter(f"invalid project name {project!r}; use a-z, 0-9, '_' and '-'", param_hint="--project")
+    if project is None:
+        try:
+            project, problems = project_to_destroy(_blueprint_path(context))
+        except BlueprintNotFound as error:
+            raise BlueprintNotFound(f"{error}, or name the project with --project NAME") from None
+        if problems is not None:
+            for problem in problems.problems:
+                click.echo(problem.render().replace(": error: ", ": warning: ", 1), err=True)
+            click.echo(f"destroy needs only the project name, so it goes on with project {project}", err=True)
+
+    planned = plan_for_destroy(project, context.obj.get("host"))
     if not planned.plan.has_changes:
         click.echo(f"Nothing to destroy: no object on the engine is labelled with project {planned.plan.project}.")
         return

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.engine import Engine, connect
+from provisioner.errors import BlueprintInvalid
+from provisioner.loader import load_document
 from provisioner.locking import ProjectLock
+from provisioner.names import PROJECT_PATTERN
 from provisioner.plan import Plan
 from provisioner.planner import plan_apply, plan_destroy
 from provisioner.resources import DesiredState, Kind, build_desired_state
@@ -18,7 +22,7 @@ from provisioner.validation import LoadedBlueprint, load_blueprint
 class Planned:
     """Everything a command needs after planning: the plan and what it was computed from."""
 
-    loaded: LoadedBlueprint
+    loaded: LoadedBlueprint | None
     desired: DesiredState
     engine: Engine
     snapshot: Snapshot
@@ -36,14 +40,29 @@ def plan_for_apply(path: Path, host: str | None, *, lock: bool = False) -> Plann
     return Planned(loaded, desired, engine, snapshot, plan_apply(desired, snapshot), project_lock)
 
 
-def plan_for_destroy(path: Path, host: str | None) -> Planned:
-    """Plan a destroy, holding the project's lock from before the engine is read."""
-    loaded = load_blueprint(path)
-    desired = build_desired_state(loaded)
+def plan_for_destroy(project: str, host: str | None) -> Planned:
+    """Plan a destroy of everything labelled with `project`, holding its lock from before the engine is read."""
+    desired = DesiredState(project)
     engine = connect(host)
-    project_lock = _acquire(engine, desired.project)
+    project_lock = _acquire(engine, project)
     snapshot = read_snapshot(engine, desired)
-    return Planned(loaded, desired, engine, snapshot, plan_destroy(desired.project, snapshot), project_lock)
+    return Planned(None, desired, engine, snapshot, plan_destroy(project, snapshot), project_lock)
+
+
+def project_to_destroy(path: Path) -> tuple[str, BlueprintInvalid | None]:
+    """The blueprint's project, and the blueprint's problems if it has any.
+
+    Destroy needs nothing but the project name, so a blueprint that no longer
+    validates (a bind source gone, a typo) can still be torn down.
+    """
+    try:
+        return load_blueprint(path).blueprint.project, None
+    except BlueprintInvalid as problems:
+        document = load_document(path)
+        project = document.data.get("project") if isinstance(document.data, dict) else None
+        if not isinstance(project, str) or not re.match(PROJECT_PATTERN, project):
+            raise
+        return project, problems
 
 
 def _acquire(engine: Engine, project: str) -> ProjectLock:

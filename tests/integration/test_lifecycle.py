@@ -550,6 +550,40 @@ def test_interrupted_destroy_finishes_current_step(engine_run, docker_client):
     assert tear_down(engine_run, docker_client, path) == []
 
 
+def test_destroy_despite_broken_blueprint(engine_run, docker_client):
+    site = engine_run.workdir / "site"
+    site.mkdir()
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "broken",
+        "containers": {"binder": sleeper(network_mode="none", volumes=["./site:/srv/site:ro"])},
+    }, "broken.yaml")
+    assert apply(engine_run, path).returncode == 0
+    site.rmdir()
+
+    destroyed = destroy(engine_run, path)
+
+    assert destroyed.returncode == 0, output(destroyed)
+    assert "warning: containers." in destroyed.stderr
+    assert f"bind mount source '{site}' does not exist" in destroyed.stderr
+    assert f"destroy needs only the project name, so it goes on with project {engine_run.name('broken')}" in destroyed.stderr
+    assert container_ids(docker_client, engine_run.name("broken")) == {}
+
+
+def test_destroy_by_project_name(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "byname",
+        "containers": {"solo": sleeper(network_mode="none")},
+    }, "byname.yaml")
+    assert apply(engine_run, path).returncode == 0
+    project = engine_run.name("byname")
+    path.unlink()
+
+    destroyed = engine_run.provision("destroy", "--project", project, "--auto-approve", *FAST)
+
+    assert destroyed.returncode == 0, output(destroyed)
+    assert container_ids(docker_client, project) == {}
+
+
 # Runs that race each other
 
 
