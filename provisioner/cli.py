@@ -61,6 +61,10 @@ def common_options(function):
     return function
 
 
+replace_option = click.option(
+    "--replace", metavar="NAME", multiple=True,
+    help="Recreate this resource even if it is unchanged (NAME, or KIND/NAME such as container/web); repeatable.",
+)
 auto_approve_option = click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation before changing the engine.")
 parallelism_option = click.option(
     "--parallelism", type=click.IntRange(min=1), default=4, show_default=True,
@@ -97,10 +101,11 @@ def schema() -> None:
 
 @cli.command()
 @common_options
+@replace_option
 @click.pass_context
-def plan(context: click.Context) -> None:
+def plan(context: click.Context, replace: tuple[str, ...]) -> None:
     """Show what apply would change on the engine, and why."""
-    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"))
+    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"), replace=replace)
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         sys.exit(1)
@@ -112,10 +117,12 @@ def plan(context: click.Context) -> None:
 @click.option("--allow-data-loss", is_flag=True, help="Allow actions that remove named volumes or a volume container's data.")
 @stop_timeout_option
 @parallelism_option
+@replace_option
 @click.pass_context
-def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, stop_timeout: int, parallelism: int) -> None:
+def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, stop_timeout: int, parallelism: int,
+          replace: tuple[str, ...]) -> None:
     """Make the engine match the blueprint."""
-    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"), lock=True)
+    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"), lock=True, replace=replace)
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         raise ApplyRefused("apply did not start: resolve the problems above first; nothing was changed")

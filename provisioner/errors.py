@@ -62,6 +62,10 @@ class BlueprintNotFound(ProvisionError):
     """The blueprint file does not exist."""
 
 
+class UnknownResource(ProvisionError):
+    """A command line option names a resource that the blueprint does not have."""
+
+
 class EngineUnreachable(ProvisionError):
     """No Docker engine answered where the client looked for one."""
 

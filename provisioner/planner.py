@@ -16,8 +16,12 @@ from provisioner.snapshot import Observed, ObservedContainer, Snapshot
 RECREATING = (ActionKind.CREATE, ActionKind.REPLACE)
 
 
-def plan_apply(desired: DesiredState, snapshot: Snapshot) -> Plan:
-    """Actions that make the engine match `desired`, in dependency order."""
+def plan_apply(desired: DesiredState, snapshot: Snapshot, replace: frozenset[ResourceId] = frozenset()) -> Plan:
+    """Actions that make the engine match `desired`, in dependency order.
+
+    Resources in `replace` are recreated even when nothing differs, as with
+    Terraform's -replace.
+    """
     plan = Plan(desired.project)
     actions: dict[ResourceId, Action] = {}
 
@@ -26,7 +30,7 @@ def plan_apply(desired: DesiredState, snapshot: Snapshot) -> Plan:
         if observed is not None and not observed.owned_by(desired.project):
             plan.blockers.append(_conflict(resource.id, observed, desired.project))
             continue
-        action = _action_for(resource, observed, snapshot)
+        action = _action_for(resource, observed, snapshot, forced=resource.id in replace)
         if action is not None:
             actions[resource.id] = action
 
@@ -69,13 +73,17 @@ def plan_destroy(project: str, snapshot: Snapshot) -> Plan:
     return plan
 
 
-def _action_for(resource: DesiredResource, observed: Observed | None, snapshot: Snapshot) -> Action | None:
+def _action_for(resource: DesiredResource, observed: Observed | None, snapshot: Snapshot, *,
+                forced: bool = False) -> Action | None:
     if observed is None:
         return Action(ActionKind.CREATE, resource.id, _create_reasons(resource, snapshot), desired=resource)
 
     changes = compare(resource, observed, snapshot)
-    if changes:
-        return Action(ActionKind.REPLACE, resource.id, ["configuration differs from the blueprint"], changes=changes,
+    reasons = ["configuration differs from the blueprint"] if changes else []
+    if forced:
+        reasons.append("replacement requested with --replace")
+    if reasons:
+        return Action(ActionKind.REPLACE, resource.id, reasons, changes=changes,
                       data_loss=_data_loss(observed, resource), desired=resource, observed=observed)
 
     if isinstance(observed, ObservedContainer):

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.engine import Engine, connect
-from provisioner.errors import BlueprintInvalid
+from provisioner.errors import BlueprintInvalid, UnknownResource
 from provisioner.loader import load_document
 from provisioner.locking import ProjectLock
 from provisioner.names import PROJECT_PATTERN
 from provisioner.plan import Plan
 from provisioner.planner import plan_apply, plan_destroy
-from provisioner.resources import DesiredState, Kind, build_desired_state
+from provisioner.resources import DesiredState, Kind, ResourceId, build_desired_state
 from provisioner.snapshot import Snapshot
 from provisioner.validation import LoadedBlueprint, load_blueprint
 
@@ -30,14 +30,30 @@ class Planned:
     lock: ProjectLock | None = None
 
 
-def plan_for_apply(path: Path, host: str | None, *, lock: bool = False) -> Planned:
-    """Plan an apply; with `lock`, hold the project's lock from before the engine is read."""
+def plan_for_apply(path: Path, host: str | None, *, lock: bool = False, replace: tuple[str, ...] = ()) -> Planned:
+    """Plan an apply; with `lock`, hold the project's lock from before the engine is read.
+
+    `replace` names resources to recreate even when unchanged, as NAME or KIND/NAME.
+    """
     loaded = load_blueprint(path)
     desired = build_desired_state(loaded)
+    forced = frozenset(resolve_resource(desired, name) for name in replace)
     engine = connect(host)
     project_lock = _acquire(engine, desired.project) if lock else None
     snapshot = read_snapshot(engine, desired)
-    return Planned(loaded, desired, engine, snapshot, plan_apply(desired, snapshot), project_lock)
+    return Planned(loaded, desired, engine, snapshot, plan_apply(desired, snapshot, forced), project_lock)
+
+
+def resolve_resource(desired: DesiredState, text: str) -> ResourceId:
+    """The blueprint resource that NAME or KIND/NAME (volume, network or container) refers to."""
+    matches = [resource_id for resource_id in desired.resources
+               if text in (resource_id.name, resource_id.label)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        choices = " or ".join(sorted(match.label for match in matches))
+        raise UnknownResource(f"--replace {text}: the name is ambiguous; write {choices}")
+    raise UnknownResource(f"--replace {text}: the blueprint has no volume, network or container of that name")
 
 
 def plan_for_destroy(project: str, host: str | None) -> Planned:

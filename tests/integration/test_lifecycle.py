@@ -584,6 +584,27 @@ def test_destroy_by_project_name(engine_run, docker_client):
     assert container_ids(docker_client, project) == {}
 
 
+def test_replace_option_recreates_container(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "forced",
+        "containers": {"solo": sleeper(network_mode="none"), "other": sleeper(network_mode="none")},
+    }, "forced.yaml")
+    assert apply(engine_run, path).returncode == 0
+    project = engine_run.name("forced")
+    solo, other = engine_run.name("solo"), engine_run.name("other")
+    before = container_ids(docker_client, project)
+
+    applied = apply(engine_run, path, "--replace", solo)
+    after = container_ids(docker_client, project)
+
+    assert applied.returncode == 0, output(applied)
+    assert "      replacement requested with --replace" in lines(applied)
+    assert after[solo] != before[solo]
+    assert after[other] == before[other]
+    assert plan(engine_run, path).stdout.startswith("No changes.")
+    assert tear_down(engine_run, docker_client, path) == []
+
+
 # Runs that race each other
 
 

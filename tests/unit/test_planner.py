@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from provisioner.errors import UnknownResource
 from provisioner.labels import HASH_SCHEME_LABEL, PROJECT_LABEL, RESOURCE_LABEL, SPEC_HASH_LABEL
 from provisioner.plan import ActionKind, Blocker, FieldChange
 from provisioner.planner import plan_apply, plan_destroy
 from provisioner.resources import DesiredState, Kind, ResourceId
 from provisioner.snapshot import snapshot_from_lists
+from provisioner.workflow import resolve_resource
 from tests.unit.planning_support import (
     ALL_SEED_RESOURCES,
     APP_DATA,
@@ -794,3 +796,28 @@ def test_destroy_includes_renamed_container():
 
     assert ResourceId(Kind.CONTAINER, "busy-box2-renamed") in [action.resource for action in plan.actions]
     assert len(plan.actions) == 9
+
+
+def test_forced_replace_of_unchanged_container(seed_desired):
+    plan = plan_apply(seed_desired, snapshot_from_lists(recording("applied")), frozenset({BATCH}))
+
+    assert actions_summary(plan) == [("replace", BATCH)]
+    assert plan.action_for(BATCH).reasons == ["replacement requested with --replace"]
+    assert plan.action_for(BATCH).changes == []
+
+
+def test_resolve_resource_by_name_and_kind(seed_desired):
+    assert resolve_resource(seed_desired, "batch") == BATCH
+    assert resolve_resource(seed_desired, "network/backend") == BACKEND
+    with pytest.raises(UnknownResource) as raised:
+        resolve_resource(seed_desired, "batc")
+    assert str(raised.value) == "--replace batc: the blueprint has no volume, network or container of that name"
+
+
+def test_resolve_resource_ambiguous_name(tmp_path):
+    data = {"version": 1, "project": "twins", "volumes": {"web": {}}, "containers": {"web": {"image": "busybox"}}}
+
+    with pytest.raises(UnknownResource) as raised:
+        resolve_resource(desired_state(data, tmp_path), "web")
+
+    assert str(raised.value) == "--replace web: the name is ambiguous; write container/web or volume/web"
