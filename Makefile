@@ -26,7 +26,7 @@ demo: install engine
 	$(BIN)/provision -f $(DEMO) plan
 
 demo-destroy: install
-	$(BIN)/provision -f $(DEMO) destroy --auto-approve
+	$(BIN)/provision -f $(DEMO) destroy --auto-approve --stop-timeout 0
 
 test: install engine
 	$(BIN)/python -m pytest

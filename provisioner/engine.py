@@ -61,7 +61,11 @@ class Engine:
     # Reading
 
     def read_snapshot(self, project: str, names: dict[Kind, list[str]], *, need_swarm: bool = False) -> Snapshot:
-        """List the project's objects and any object with one of its names; one or two calls per kind."""
+        """List the project's objects, any object with one of its names and every network's subnet.
+
+        Two calls each for containers and volumes, one for networks, one for
+        images and, with `need_swarm`, one for the engine's swarm state.
+        """
         label = {"label": f"{PROJECT_LABEL}={project}"}
         raw: dict[str, Any] = {}
         with _translated("read the engine's objects"):
@@ -69,9 +73,9 @@ class Engine:
                 self.api.containers(all=True, filters=label)
                 + (self.api.containers(all=True, filters={"name": [_exact(n) for n in names[Kind.CONTAINER]]})
                    if names[Kind.CONTAINER] else []))
-            raw["networks"] = _unique_by_id(
-                self.api.networks(filters=label)
-                + (self.api.networks(names=names[Kind.NETWORK]) if names[Kind.NETWORK] else []))
+            # All networks in one call: besides the project's own and its names,
+            # plan needs every subnet in use to catch an overlap before apply.
+            all_networks = self.api.networks()
             raw["volumes"] = _unique_by_key(
                 (self.api.volumes(filters=label).get("Volumes") or [])
                 + ((self.api.volumes(filters={"name": names[Kind.VOLUME]}).get("Volumes") or [])
@@ -84,7 +88,8 @@ class Engine:
         # Name filters match substrings; keep exact names and our own objects only.
         raw["containers"] = [c for c in raw["containers"]
                              if _labelled(c, project) or c["Names"][0].lstrip("/") in names[Kind.CONTAINER]]
-        raw["networks"] = [n for n in raw["networks"] if _labelled(n, project) or n["Name"] in names[Kind.NETWORK]]
+        raw["networks"] = [n for n in all_networks if _labelled(n, project) or n["Name"] in names[Kind.NETWORK]]
+        raw["other_networks"] = [n for n in all_networks if not _labelled(n, project)]
         raw["volumes"] = [v for v in raw["volumes"] if _labelled(v, project) or v["Name"] in names[Kind.VOLUME]]
         return snapshot_from_lists(raw)
 

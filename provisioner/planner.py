@@ -6,6 +6,7 @@ Pure: no engine calls, no output. The same inputs always give the same plan.
 from __future__ import annotations
 
 import graphlib
+import ipaddress
 
 from provisioner.compare import compare
 from provisioner.ordering import ordered_actions
@@ -38,6 +39,7 @@ def plan_apply(desired: DesiredState, snapshot: Snapshot, replace: frozenset[Res
     _check_engine_features(desired, snapshot, plan)
     _check_duplicates(desired.project, snapshot, plan)
     _check_images(actions, snapshot, plan)
+    _check_subnets(actions, snapshot, plan)
 
     for observed in snapshot.in_project(desired.project):
         resource_id = ResourceId(observed.kind, observed.name)
@@ -158,6 +160,22 @@ def _check_images(actions: dict[ResourceId, Action], snapshot: Snapshot, plan: P
         if resource.pull == "never" and not _image_present(image, snapshot):
             plan.blockers.append(Blocker(resource.id, f"image {image} is not on the engine, and pull is never",
                                          f"build or load {image} on the engine first, or set pull: missing"))
+
+
+def _check_subnets(actions: dict[ResourceId, Action], snapshot: Snapshot, plan: Plan) -> None:
+    """Block apply when a network to be created would overlap a network the project does not own."""
+    for action in actions.values():
+        resource = action.desired
+        if action.kind not in RECREATING or resource is None or resource.id.kind is not Kind.NETWORK:
+            continue
+        subnet = resource.spec["subnet"]
+        if subnet is None:
+            continue
+        for other, other_subnet in sorted(snapshot.other_subnets.items()):
+            if ipaddress.ip_network(subnet).overlaps(ipaddress.ip_network(other_subnet)):
+                plan.blockers.append(Blocker(
+                    resource.id, f"subnet {subnet} overlaps subnet {other_subnet} of network {other} on the engine",
+                    "pick a subnet that no network on the engine uses"))
 
 
 def _image_present(image: str, snapshot: Snapshot) -> bool:

@@ -139,6 +139,8 @@ class Snapshot:
     swarm_manager: bool = False
     # The engine allows several networks with one name; all but the first listed go here.
     duplicate_networks: list[ObservedNetwork] = field(default_factory=list)
+    # Networks not labelled with the project, by name, with their IPv4 subnet when they have one.
+    other_subnets: dict[str, str] = field(default_factory=dict)
 
     def find(self, resource: ResourceId) -> Observed | None:
         return self._table(resource.kind).get(resource.name)
@@ -187,7 +189,8 @@ def snapshot_from_lists(raw: dict[str, Any]) -> Snapshot:
     """Build a snapshot from the JSON of the engine's list endpoints.
 
     `raw` contains "containers", "networks", "volumes" and "images" lists as the
-    Docker Engine API returns them, and optionally "swarm_manager".
+    Docker Engine API returns them, and optionally "other_networks" (networks
+    not labelled with the project) and "swarm_manager".
     """
     snapshot = Snapshot(swarm_manager=bool(raw.get("swarm_manager", False)))
     for item in raw.get("volumes", []):
@@ -199,6 +202,10 @@ def snapshot_from_lists(raw: dict[str, Any]) -> Snapshot:
             snapshot.duplicate_networks.append(network)
         else:
             snapshot.networks[network.name] = network
+    for item in raw.get("other_networks", []):
+        network = _network(item)
+        if network.subnet:
+            snapshot.other_subnets[f"{network.name} ({network.id[:12]})"] = network.subnet
     for item in raw.get("containers", []):
         container = _container(item)
         snapshot.containers[container.name] = container

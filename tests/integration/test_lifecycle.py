@@ -605,6 +605,30 @@ def test_replace_option_recreates_container(engine_run, docker_client):
     assert tear_down(engine_run, docker_client, path) == []
 
 
+def test_foreign_subnet_overlap_blocks(engine_run, docker_client):
+    path = write_isolated(engine_run, {
+        "version": 1, "project": "overlap",
+        "networks": {"lan": {"subnet": "10.231.10.0/24"}},
+        "containers": {"solo": sleeper(networks=["lan"])},
+    }, "overlap.yaml")
+    subnet = load(path)["networks"][engine_run.name("lan")]["subnet"]
+    # An unlabelled network of this test's own that takes half of the blueprint's range.
+    half = subnet.replace(".0/24", ".128/25")
+    foreign = docker_client.networks.create(f"foreign-{engine_run.run_id}", ipam=docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet=half)]))
+    try:
+        planned = plan(engine_run, path)
+        rejected = apply(engine_run, path)
+    finally:
+        foreign.remove()
+
+    assert planned.returncode == 1, output(planned)
+    assert (f"  ! network {engine_run.name('lan')}: subnet {subnet} overlaps subnet {half} of network "
+            f"foreign-{engine_run.run_id} ({foreign.id[:12]}) on the engine") in lines(planned), output(planned)
+    assert rejected.returncode == 1, output(rejected)
+    assert labelled(docker_client, engine_run.name("overlap")) == set()
+
+
 # Runs that race each other
 
 

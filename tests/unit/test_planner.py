@@ -821,3 +821,21 @@ def test_resolve_resource_ambiguous_name(tmp_path):
         resolve_resource(desired_state(data, tmp_path), "web")
 
     assert str(raised.value) == "--replace web: the name is ambiguous; write container/web or volume/web"
+
+
+def test_subnet_overlapping_foreign_network_blocks(seed_desired):
+    raw = {"other_networks": [{"Name": "office-vpn", "Id": "a" * 64,
+                               "IPAM": {"Config": [{"Subnet": "10.231.10.128/25"}]}},
+                              {"Name": "elsewhere", "Id": "b" * 64, "IPAM": {"Config": [{"Subnet": "10.99.0.0/16"}]}}]}
+
+    plan = plan_apply(seed_desired, snapshot_from_lists(raw))
+
+    assert [(blocker.resource, blocker.message) for blocker in plan.blockers] == [
+        (BACKEND, "subnet 10.231.10.0/24 overlaps subnet 10.231.10.128/25 of network office-vpn (aaaaaaaaaaaa) on the engine")]
+    assert plan.blockers[0].hint == "pick a subnet that no network on the engine uses"
+
+
+def test_existing_project_network_is_no_overlap(seed_desired):
+    plan = plan_apply(seed_desired, snapshot_from_lists(recording("applied")))
+
+    assert plan.blockers == []
