@@ -77,7 +77,9 @@ def _unknown_key_problem(path: KeyPath, source_map: SourceMap) -> Problem:
     key = str(path[-1])
     allowed = allowed_keys(path[:-1])
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
+    if path == ("services",):
+        hint = "provision calls them containers; rename services: to containers:"
+    elif close:
         hint = f"did you mean {close[0]!r}?"
     elif allowed:
         hint = f"allowed keys here: {', '.join(sorted(allowed))}"

@@ -40,8 +40,8 @@ class ProjectLock:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise ProjectLocked(f"another provision run is applying or destroying project {self.project} on this "
-                                f"engine (lock {self.path}); wait for it to finish, then run the command again") from None
+            raise ProjectLocked(f"another provision run on this machine is applying or destroying project {self.project} "
+                                f"(lock {self.path}); wait for it to finish, then run the command again") from None
         self._file = handle
 
     def release(self) -> None:

@@ -160,8 +160,8 @@ class ContainerSpec(StrictModel):
     """A container; started by default."""
 
     image: str = Field(min_length=1, description="Image reference, for example busybox:1.36.")
-    command: list[str] | None = Field(None, description="Command, as a list or a shell-like string.")
-    entrypoint: list[str] | None = Field(None, description="Entrypoint, as a list or a shell-like string.")
+    command: list[Text] | None = Field(None, description="Command, as a list or a shell-like string.")
+    entrypoint: list[Text] | None = Field(None, description="Entrypoint, as a list or a shell-like string.")
     environment: dict[str, Text] = Field(default_factory=dict, description="Environment variables, as a mapping or a list of NAME=VALUE.")
     labels: UserLabels = Field(default_factory=dict, description="Labels added to the container.")
     user: str | None = Field(None, description="User (name or UID[:GID]) the process runs as.")

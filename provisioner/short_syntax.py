@@ -48,6 +48,9 @@ def parse_port(value: str | int) -> dict[str, Any]:
         raise ValueError(f"invalid protocol {protocol!r} in port {text!r}; use tcp or udp")
 
     parts = body.rsplit(":", 2)
+    if len(parts) == 2 and "." in parts[0]:
+        raise ValueError(f"invalid port {text!r}: the container port is missing; expected "
+                         "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp], for example 127.0.0.1:8080:80")
     if len(parts) == 2:
         host_ip, host_port, container_port = "0.0.0.0", parts[0], parts[1]
     elif len(parts) == 3:

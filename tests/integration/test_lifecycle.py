@@ -647,7 +647,7 @@ def test_concurrent_apply_is_locked_out(engine_run, docker_client):
     applied = apply(engine_run, path)
 
     assert rejected.returncode == 1, output(rejected)
-    assert rejected.stderr.startswith(f"another provision run is applying or destroying project {project} on this engine")
+    assert rejected.stderr.startswith(f"another provision run on this machine is applying or destroying project {project} ")
     assert applied.returncode == 0, output(applied)
     assert tear_down(engine_run, docker_client, path) == []
 

@@ -20,7 +20,7 @@ def test_second_holder_is_rejected():
     finally:
         first.release()
 
-    assert str(raised.value).startswith(f"another provision run is applying or destroying project {project}")
+    assert str(raised.value).startswith(f"another provision run on this machine is applying or destroying project {project} ")
 
 
 def test_released_lock_can_be_taken():

@@ -245,7 +245,7 @@ def test_unknown_key_lists_allowed(blueprint_problems):
     problems = blueprint_problems("""\
         version: 1
         project: demo
-        services: {}
+        extras: {}
         """)
 
     problem = only(problems)
@@ -2102,3 +2102,45 @@ def test_wrong_shape_explains_forms(blueprint_problems, key, value, expected):
     problem = only(problems)
     assert problem.key_path == f"containers.web.{key}"
     assert problem.message == expected
+
+
+def test_numbers_in_command_become_text(write_blueprint):
+    path = write_blueprint("""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: busybox
+            command: [sleep, 100000]
+        """)
+
+    assert load_blueprint(path).blueprint.containers["web"].command == ["sleep", "100000"]
+
+
+def test_port_without_container_port(blueprint_problems):
+    problems = blueprint_problems("""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: busybox
+            ports: ["127.0.0.1:8080"]
+        """)
+
+    problem = only(problems)
+    assert problem.key_path == "containers.web.ports[0]"
+    assert problem.message.startswith("invalid port '127.0.0.1:8080': the container port is missing")
+
+
+def test_services_key_hints_containers(blueprint_problems):
+    problems = blueprint_problems("""\
+        version: 1
+        project: demo
+        services:
+          web: {image: busybox}
+        """)
+
+    problem = only(problems)
+    assert position(problem) == (3, 1)
+    assert problem.message == "unknown key 'services'"
+    assert problem.hint == "provision calls them containers; rename services: to containers:"
