@@ -11,6 +11,8 @@ import logging
 import re
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -123,6 +125,12 @@ def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, sto
           replace: tuple[str, ...]) -> None:
     """Make the engine match the blueprint."""
     planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"), lock=True, replace=replace)
+    with _holding(planned):
+        _apply_planned(planned, auto_approve, allow_data_loss,
+                       ExecuteOptions(stop_timeout=stop_timeout, parallelism=parallelism))
+
+
+def _apply_planned(planned: Planned, auto_approve: bool, allow_data_loss: bool, options: ExecuteOptions) -> None:
     click.echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         raise ApplyRefused("apply did not start: resolve the problems above first; nothing was changed")
@@ -132,7 +140,7 @@ def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, sto
         raise ApplyRefused("apply did not start: the plan removes stored data (DATA LOSS above), and nothing was changed. "
                            "Back up what you need and rerun with --allow-data-loss, or change the blueprint.")
     _confirm("apply", auto_approve)
-    _run(planned, "apply", ExecuteOptions(stop_timeout=stop_timeout, parallelism=parallelism))
+    _run(planned, "apply", options)
 
 
 @cli.command()
@@ -161,12 +169,23 @@ def destroy(context: click.Context, project: str | None, auto_approve: bool, sto
             click.echo(f"destroy needs only the project name, so it goes on with project {project}", err=True)
 
     planned = plan_for_destroy(project, context.obj.get("host"))
-    if not planned.plan.has_changes:
-        click.echo(f"Nothing to destroy: no object on the engine is labelled with project {planned.plan.project}.")
-        return
-    click.echo(render_plan(planned.plan, colour=_colour(), verb="destroy"))
-    _confirm("destroy", auto_approve)
-    _run(planned, "destroy", ExecuteOptions(stop_timeout=stop_timeout, parallelism=parallelism))
+    with _holding(planned):
+        if not planned.plan.has_changes:
+            click.echo(f"Nothing to destroy: no object on the engine is labelled with project {planned.plan.project}.")
+            return
+        click.echo(render_plan(planned.plan, colour=_colour(), verb="destroy"))
+        _confirm("destroy", auto_approve)
+        _run(planned, "destroy", ExecuteOptions(stop_timeout=stop_timeout, parallelism=parallelism))
+
+
+@contextmanager
+def _holding(planned: Planned) -> Iterator[None]:
+    """Release the project's lock when the command ends, however it ends."""
+    try:
+        yield
+    finally:
+        if planned.lock is not None:
+            planned.lock.release()
 
 
 def _blueprint_path(context: click.Context) -> Path:

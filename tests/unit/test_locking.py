@@ -53,3 +53,13 @@ def test_lock_folder_is_private():
     lock = ProjectLock("unix:///var/run/docker.sock", f"lock-{secrets.token_hex(4)}")
 
     assert lock.path.parent.stat().st_mode & 0o077 == 0
+
+
+def test_released_lock_leaves_no_file():
+    lock = ProjectLock("unix:///var/run/docker.sock", f"lock-{secrets.token_hex(4)}")
+    lock.acquire()
+    assert lock.path.exists()
+
+    lock.release()
+
+    assert not lock.path.exists()
