@@ -116,7 +116,7 @@ def plan(context: click.Context, replace: tuple[str, ...]) -> None:
 @cli.command()
 @common_options
 @auto_approve_option
-@click.option("--allow-data-loss", is_flag=True, help="Allow actions that remove named volumes or a volume container's data.")
+@click.option("--allow-data-loss", is_flag=True, help="Allow actions that remove named volumes or a container's anonymous volumes.")
 @stop_timeout_option
 @parallelism_option
 @replace_option

@@ -18,7 +18,7 @@ from provisioner.errors import ProvisionError
 
 
 class ProjectLocked(ProvisionError):
-    """Another run holds the lock of this project on this engine."""
+    """Another run on this machine holds the lock of this project on this engine."""
 
 
 class ProjectLock:
