@@ -7,10 +7,13 @@ plain message; the caller decides what to skip.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
+import tarfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +29,9 @@ from provisioner.resources import Kind
 from provisioner.snapshot import Snapshot, snapshot_from_lists
 
 log = logging.getLogger(__name__)
+
+# Where a volume is mounted in the short-lived container that reads or writes its files.
+VOLUME_ACCESS_PATH = "/provision-volume"
 
 # How long to wait for a removed network to disappear from the engine's list.
 NETWORK_REMOVAL_WAIT_SECONDS = 15
@@ -227,6 +233,53 @@ class Engine:
                 self.api.remove_volume(name)
             except docker.errors.NotFound:
                 log.debug("volume %s was already gone", name)
+
+    def write_volume_files(self, volume: str, files: dict[str, tuple[bytes, int]], *, image: str,
+                           labels: dict[str, str]) -> None:
+        """Write `files` (name -> content and mode) into the top folder of `volume`.
+
+        The engine may be remote, so the files travel as a tar archive into a
+        container that mounts the volume; the container is only created, never
+        started, so the image needs no shell.
+        """
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for name, (content, mode) in sorted(files.items()):
+                member = tarfile.TarInfo(name)
+                member.size = len(content)
+                member.mode = mode
+                member.mtime = int(time.time())
+                tar.addfile(member, io.BytesIO(content))
+        with self._volume_access(volume, image, labels, "write files to") as container:
+            self.api.put_archive(container, VOLUME_ACCESS_PATH, archive.getvalue())
+
+    def read_volume_files(self, volume: str, *, image: str, labels: dict[str, str]) -> dict[str, bytes]:
+        """Return the regular files in the top folder of `volume`, by name."""
+        with self._volume_access(volume, image, labels, "read files from") as container:
+            stream, _ = self.api.get_archive(container, VOLUME_ACCESS_PATH + "/.")
+            archive = io.BytesIO(b"".join(stream))
+        found = {}
+        with tarfile.open(fileobj=archive, mode="r") as tar:
+            for member in tar.getmembers():
+                name = member.name.removeprefix("./")
+                if member.isfile() and "/" not in name:
+                    found[name] = tar.extractfile(member).read()
+        return found
+
+    @contextmanager
+    def _volume_access(self, volume: str, image: str, labels: dict[str, str], doing: str) -> Iterator[str]:
+        name = f"provision-volume-access-{uuid.uuid4().hex[:12]}"
+        with _translated(f"{doing} volume {volume}"):
+            container = self.api.create_container(
+                image=image, name=name, labels=labels, network_disabled=True,
+                host_config=self.api.create_host_config(binds={volume: {"bind": VOLUME_ACCESS_PATH, "mode": "rw"}},
+                                                        network_mode="none"),
+            )["Id"]
+            try:
+                yield container
+            finally:
+                # v=True also removes anonymous volumes the image declares.
+                self.api.remove_container(container, v=True, force=True)
 
     def _endpoint_config(self, attachment: dict[str, Any]) -> Any:
         return self.api.create_endpoint_config(ipv4_address=attachment["ipv4_address"], aliases=attachment["aliases"] or None)
