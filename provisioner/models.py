@@ -254,6 +254,67 @@ class VolumeContainerSpec(ContainerSpec):
     state: Literal["running", "created"] = Field("created", description="Whether the container is started or only created.")
 
 
+class CertificateFiles(StrictModel):
+    """A certificate and its private key in PEM files; relative paths are relative to the blueprint file."""
+
+    cert: str = Field(min_length=1, description="Certificate file (PEM).")
+    key: str = Field(min_length=1, description="Private key file (PEM, unencrypted).")
+
+
+class RegistryTls(StrictModel):
+    """How the registry's TLS certificate is made."""
+
+    ca: Literal["generate"] | CertificateFiles = Field(
+        "generate", description="generate (a CA that provision creates and keeps on the engine), or {cert, key} of an existing CA.")
+    certificate: CertificateFiles | None = Field(
+        None, description="A finished server certificate to use instead of one signed by the CA.")
+    days: int = Field(365, ge=1, le=3650, description="Lifetime of the server certificate, in days.")
+    renew_before: int = Field(30, ge=0, description="Days before expiry at which plan proposes a new server certificate.")
+    key_type: Literal["ecdsa-p256", "rsa-2048", "rsa-3072", "rsa-4096"] = Field(
+        "ecdsa-p256", description="Key algorithm of generated keys.")
+
+    @field_validator("renew_before")
+    @classmethod
+    def _renew_within_lifetime(cls, value: int, info: ValidationInfo) -> int:
+        days = info.data.get("days")
+        if days is not None and value >= days:
+            raise ValueError(f"renew_before ({value}) must be less than days ({days}), or every plan would renew")
+        return value
+
+
+class RegistryUser(StrictModel):
+    """A user of the registry; the password comes from the environment, never from the file."""
+
+    password_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                              description="Environment variable that holds the password.")
+
+
+class RegistryAuth(StrictModel):
+    """Basic authentication with an htpasswd file of bcrypt hashes."""
+
+    users: dict[Annotated[str, StringConstraints(pattern=r"^[^:\s]+$")], RegistryUser] = Field(
+        min_length=1, description="Users by name.")
+
+
+class RegistrySpec(StrictModel):
+    """A private image registry served over TLS, run as a container of the same name."""
+
+    image: str = Field("registry:2", description="Registry image; it must read the REGISTRY_* settings of distribution 2.")
+    bind: ipaddress.IPv4Address = Field(ipaddress.IPv4Address("0.0.0.0"), description="Host address to publish on.")
+    port: int = Field(ge=1, le=65535, description="Host port; the registry listens on 443 inside its container.")
+    hostnames: list[str] = Field(min_length=1, description="DNS names and IP addresses the certificate covers.")
+    tls: RegistryTls = Field(default_factory=RegistryTls, description="Certificate settings.")
+    auth: RegistryAuth | None = Field(None, description="Users; without it the registry needs no login.")
+    storage: DockerName | None = Field(None, description="Volume of this blueprint mounted at /var/lib/registry.")
+    restart: str = Field("always", description="Restart policy: no, always, unless-stopped or on-failure[:N].")
+    networks: dict[DockerName, ContainerNetwork] = Field(default_factory=dict, description="Blueprint networks to join.")
+    trust_engine: bool = Field(False, description="Install the CA where the local engine looks for it (certs.d).")
+
+    _image_reference = field_validator("image")(ContainerSpec._image_reference.__func__)
+    _networks_mapping = field_validator("networks", mode="before")(ContainerSpec._networks_mapping.__func__)
+    _restart_policy = field_validator("restart", mode="before")(ContainerSpec._restart_policy.__func__)
+
+
 class Blueprint(StrictModel):
     """A whole blueprint file (version 1)."""
 
@@ -263,8 +324,9 @@ class Blueprint(StrictModel):
     networks: dict[DockerName, NetworkSpec] = Field(default_factory=dict, description="Networks.")
     volume_containers: dict[DockerName, VolumeContainerSpec] = Field(default_factory=dict, description="Data-only containers.")
     containers: dict[DockerName, ContainerSpec] = Field(default_factory=dict, description="Containers.")
+    registries: dict[DockerName, RegistrySpec] = Field(default_factory=dict, description="Private registries served over TLS.")
 
-    @field_validator("volumes", "networks", "volume_containers", "containers", mode="before")
+    @field_validator("volumes", "networks", "volume_containers", "containers", "registries", mode="before")
     @classmethod
     def _empty_entries(cls, value: Any) -> Any:
         # `name:` with nothing after it means "all defaults", as in Compose.

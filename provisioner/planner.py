@@ -35,6 +35,9 @@ def plan_apply(desired: DesiredState, snapshot: Snapshot, replace: frozenset[Res
         if action is not None:
             actions[resource.id] = action
 
+    for resource_id, reason in sorted(desired.unsupported.items()):
+        plan.blockers.append(Blocker(resource_id, reason, "remove the registries section from the blueprint for now"))
+
     _recreate_dependents(desired, snapshot, actions, plan)
     _check_engine_features(desired, snapshot, plan)
     _check_duplicates(desired.project, snapshot, plan)

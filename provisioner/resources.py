@@ -70,6 +70,8 @@ class DesiredState:
 
     project: str
     resources: dict[ResourceId, DesiredResource] = field(default_factory=dict)
+    # Parts of the blueprint that validate but that apply cannot create yet, with the reason.
+    unsupported: dict[ResourceId, str] = field(default_factory=dict)
 
     def dependents(self, resource: ResourceId) -> list[ResourceId]:
         """Resources that require `resource` directly."""
@@ -93,6 +95,10 @@ def build_desired_state(loaded: LoadedBlueprint) -> DesiredState:
     for role, section in (("volume_container", blueprint.volume_containers), ("container", blueprint.containers)):
         for name, container in section.items():
             _add(state, _container_resource(name, role, container, blueprint, loaded.base_dir))
+
+    # TODO: create registries; until then plan reports them instead of silently skipping them.
+    for name in blueprint.registries:
+        state.unsupported[ResourceId(Kind.CONTAINER, name)] = "registries are checked by validate, but apply cannot create them yet"
     return state
 
 

@@ -7,7 +7,6 @@ objects. Every problem found is reported at once, with its file position.
 
 from __future__ import annotations
 
-import difflib
 import graphlib
 import ipaddress
 import os.path
@@ -25,10 +24,13 @@ from provisioner.models import (
     ContainerSpec,
     NetworkSpec,
     Port,
+    RegistrySpec,
     VolumeContainerSpec,
     VolumeSpec,
 )
 from provisioner.names import DOCKER_NAME_PATTERN, PREDEFINED_NETWORKS
+from provisioner.registry_validation import RegistryRules
+from provisioner.validation_support import defined_hint, ports_clash
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
     "networks": NetworkSpec,
     "volume_containers": VolumeContainerSpec,
     "containers": ContainerSpec,
+    "registries": RegistrySpec,
 }
 
 
@@ -128,6 +131,8 @@ class BlueprintRules:
         self._check_static_addresses()
         self._check_published_ports()
         self._check_dependency_cycles()
+        self.problems += RegistryRules(self.blueprint, self.document, self.declared_volumes, self.declared_networks,
+                                       self.declared_containers).check()
         return self.problems
 
     def _report(self, path: KeyPath, message: str, hint: str = "", *, at_key: bool = False) -> None:
@@ -166,23 +171,23 @@ class BlueprintRules:
             for index, mount in enumerate(spec.volumes):
                 if mount.type == "volume" and mount.source not in self.declared_volumes:
                     self._report(base + ("volumes", index), f"volume {mount.source!r} is not defined",
-                                 _defined_hint("volumes", mount.source, self.blueprint.volumes))
+                                 defined_hint("volumes", mount.source, self.blueprint.volumes))
             for index, entry in enumerate(spec.volumes_from):
                 if entry.container == name:
                     self._report(base + ("volumes_from", index), f"{name!r} cannot take volumes from itself")
                 elif entry.container not in self.declared_containers:
                     self._report(base + ("volumes_from", index), f"container {entry.container!r} is not defined",
-                                 _defined_hint("volume_containers or containers", entry.container, containers))
+                                 defined_hint("volume_containers or containers", entry.container, containers))
             for network in spec.networks:
                 if network not in self.declared_networks:
                     self._report(self._network_entry_path(base, network), f"network {network!r} is not defined",
-                                 _defined_hint("networks", network, self.blueprint.networks), at_key=True)
+                                 defined_hint("networks", network, self.blueprint.networks), at_key=True)
             for index, dependency in enumerate(spec.depends_on):
                 if dependency == name:
                     self._report(base + ("depends_on", index), f"{name!r} cannot depend on itself")
                 elif dependency not in self.declared_containers:
                     self._report(base + ("depends_on", index), f"container {dependency!r} is not defined",
-                                 _defined_hint("volume_containers or containers", dependency, containers))
+                                 defined_hint("volume_containers or containers", dependency, containers))
             self._check_shared_namespace(base, name, spec)
 
     def _network_entry_path(self, base: KeyPath, network: str) -> KeyPath:
@@ -207,7 +212,7 @@ class BlueprintRules:
             self._report(base + ("network_mode",), f"{name!r} cannot share its own network namespace")
         elif target not in self.declared_containers:
             self._report(base + ("network_mode",), f"container {target!r} is not defined",
-                         _defined_hint("volume_containers or containers", target, containers))
+                         defined_hint("volume_containers or containers", target, containers))
         elif target in containers and containers[target].state != "running" and spec.state == "running":
             self._report(base + ("network_mode",), f"container {target!r} is not started (state: created), "
                          "so there is no network namespace to share",
@@ -253,7 +258,8 @@ class BlueprintRules:
 
     def _check_static_addresses(self) -> None:
         claimed: dict[ipaddress.IPv4Address, str] = {}
-        for section, name, spec in self._containers():
+        attached = self._containers() + [("registries", name, spec) for name, spec in self.blueprint.registries.items()]
+        for section, name, spec in attached:
             for network_name, attachment in spec.networks.items():
                 address = attachment.ipv4_address
                 network = self.blueprint.networks.get(network_name)
@@ -284,7 +290,7 @@ class BlueprintRules:
         for section, name, spec in self._containers():
             for index, port in enumerate(spec.ports):
                 same_port = claimed.setdefault((port.host_port, port.protocol), [])
-                owner = next((owner for other, owner in same_port if _ports_clash(port, other)), None)
+                owner = next((owner for other, owner in same_port if ports_clash(port, other)), None)
                 if owner is not None:
                     self._report((section, name, "ports", index),
                                  f"host port {port.host_ip}:{port.host_port}/{port.protocol} is already published by {owner!r}",
@@ -333,21 +339,6 @@ def resolve_bind_source(source: str, base_dir: Path) -> Path:
     return Path(os.path.normpath(path))
 
 
-def _ports_clash(port: Port, other: Port) -> bool:
-    # 0.0.0.0 takes the port on every address, so it clashes with any specific one.
-    same_ip = port.host_ip == other.host_ip or "0.0.0.0" in (port.host_ip, other.host_ip)
-    return same_ip and port.host_port == other.host_port and port.protocol == other.protocol
-
-
 def _declared_names(document: Document, section: str) -> set[str]:
     entries = document.data.get(section)
     return set(entries) if isinstance(entries, dict) else set()
-
-
-def _defined_hint(section: str, name: str, defined: dict) -> str:
-    close = difflib.get_close_matches(name, list(defined), n=1, cutoff=0.6)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    if defined:
-        return f"define it under {section}, or use one of: {', '.join(sorted(defined))}"
-    return f"define it under {section}"

@@ -250,7 +250,7 @@ def test_unknown_key_lists_allowed(blueprint_problems):
 
     problem = only(problems)
     assert position(problem) == (3, 1)
-    assert problem.hint == "allowed keys here: containers, networks, project, version, volume_containers, volumes"
+    assert problem.hint == "allowed keys here: containers, networks, project, registries, version, volume_containers, volumes"
 
 
 def test_unknown_container_key(blueprint_problems):
