@@ -236,14 +236,22 @@ class Engine:
 
     def write_volume_files(self, volume: str, files: dict[str, tuple[bytes, int]], *, image: str,
                            labels: dict[str, str]) -> None:
-        """Write `files` (name -> content and mode) into the top folder of `volume`.
+        """Write `files` (relative path -> content and mode) into `volume`.
 
         The engine may be remote, so the files travel as a tar archive into a
         container that mounts the volume; the container is only created, never
-        started, so the image needs no shell.
+        started, so the image needs no shell. A folder in a path is created
+        with mode 0700, because it holds private keys.
         """
         archive = io.BytesIO()
+        folders = sorted({name.rsplit("/", 1)[0] for name in files if "/" in name})
         with tarfile.open(fileobj=archive, mode="w") as tar:
+            for folder in folders:
+                member = tarfile.TarInfo(folder)
+                member.type = tarfile.DIRTYPE
+                member.mode = 0o700
+                member.mtime = int(time.time())
+                tar.addfile(member)
             for name, (content, mode) in sorted(files.items()):
                 member = tarfile.TarInfo(name)
                 member.size = len(content)
@@ -254,7 +262,7 @@ class Engine:
             self.api.put_archive(container, VOLUME_ACCESS_PATH, archive.getvalue())
 
     def read_volume_files(self, volume: str, *, image: str, labels: dict[str, str]) -> dict[str, bytes]:
-        """Return the regular files in the top folder of `volume`, by name."""
+        """Return the regular files in `volume`, by path relative to its top folder."""
         with self._volume_access(volume, image, labels, "read files from") as container:
             stream, _ = self.api.get_archive(container, VOLUME_ACCESS_PATH + "/.")
             archive = io.BytesIO(b"".join(stream))
@@ -262,7 +270,7 @@ class Engine:
         with tarfile.open(fileobj=archive, mode="r") as tar:
             for member in tar.getmembers():
                 name = member.name.removeprefix("./")
-                if member.isfile() and "/" not in name:
+                if member.isfile():
                     found[name] = tar.extractfile(member).read()
         return found
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from provisioner.engine import Engine, EngineError
 from provisioner.events import ActionFinished, Outcome
-from provisioner.labels import ownership_labels
+from provisioner.labels import PROJECT_LABEL, ROLE_LABEL, ownership_labels
 from provisioner.ordering import Schedule, Step, StepKind, build_schedule, step_rank
 from provisioner.plan import Action, ActionKind, Plan
+from provisioner.registry import create_certificate_authority, prepare_registry, remove_trusted_files, trust_registry
 from provisioner.resources import DesiredResource, DesiredState, Kind
 from provisioner.snapshot import ObservedContainer, Snapshot
 
@@ -154,7 +155,9 @@ class _StepRunner:
             self._remove(action)
         elif step.kind is StepKind.CREATE:
             # A replacement checked its image before removing its predecessor.
-            self._create(action.desired, reused_volumes(action), check_image=action.kind is not ActionKind.REPLACE)
+            previous = action.observed.labels if action.observed is not None else {}
+            self._create(action.desired, reused_volumes(action), check_image=action.kind is not ActionKind.REPLACE,
+                         previous_labels=previous)
         elif step.kind is StepKind.START:
             observed = action.observed
             self.engine.start_container(observed.id, observed.name, paused=observed.state == "paused")
@@ -168,6 +171,8 @@ class _StepRunner:
             raise EngineError(f"did not remove {action.resource}: it is not labelled as part of project {self.project}")
         if isinstance(observed, ObservedContainer):
             self.engine.remove_container(observed.id, observed.name, self.options.stop_timeout)
+            if observed.role == "registry":
+                remove_trusted_files(observed.labels)
             kept = set(reused_volumes(action).values())
             for volume in observed.anonymous_volumes().values():
                 if volume not in kept:
@@ -180,20 +185,36 @@ class _StepRunner:
         else:
             self.engine.remove_volume(observed.name)
 
-    def _create(self, resource: DesiredResource, reused: dict[str, str], *, check_image: bool) -> None:
+    def _helper_labels(self) -> dict[str, str]:
+        """Labels of the short-lived containers that read and write volume files, so destroy finds any left over."""
+        return {PROJECT_LABEL: self.project, ROLE_LABEL: "volume-access"}
+
+    def _create(self, resource: DesiredResource, reused: dict[str, str], *, check_image: bool,
+                previous_labels: dict[str, str] | None = None) -> None:
         name = resource.id.name
         depends_on = [dependency.name for dependency in resource.after if dependency.kind is Kind.CONTAINER]
         labels = ownership_labels(self.project, resource.id.label, resource.role, resource.spec, depends_on)
         if resource.id.kind is Kind.VOLUME:
             self.engine.create_volume(name, resource.spec, labels)
+            if resource.role == "registry-ca":
+                self._ensure_image_named(resource.inputs["image"])
+                create_certificate_authority(self.engine, resource, self._helper_labels())
         elif resource.id.kind is Kind.NETWORK:
             self.engine.create_network(name, resource.spec, labels)
         else:
             if check_image:
                 self._ensure_image(resource)
+            if resource.role == "registry":
+                labels |= prepare_registry(self.engine, resource, previous_labels or {}, self._helper_labels())
             self.engine.create_container(name, resource.spec, labels, reused)
             if resource.state == "running":
                 self.engine.start_container(name, name)
+            if resource.role == "registry":
+                trust_registry(resource, self.engine, self._helper_labels())
+
+    def _ensure_image_named(self, image: str) -> None:
+        if not self.engine.has_image(image):
+            self.engine.pull(image)
 
     def _ensure_image(self, resource: DesiredResource) -> None:
         image = resource.spec["image"]

@@ -11,6 +11,7 @@ import ipaddress
 from provisioner.compare import compare
 from provisioner.ordering import ordered_actions
 from provisioner.plan import Action, ActionKind, Blocker, Plan
+from provisioner.registry import registry_reasons
 from provisioner.resources import DesiredResource, DesiredState, Kind, ResourceId
 from provisioner.snapshot import Observed, ObservedContainer, Snapshot
 
@@ -35,14 +36,12 @@ def plan_apply(desired: DesiredState, snapshot: Snapshot, replace: frozenset[Res
         if action is not None:
             actions[resource.id] = action
 
-    for resource_id, reason in sorted(desired.unsupported.items()):
-        plan.blockers.append(Blocker(resource_id, reason, "remove the registries section from the blueprint for now"))
-
     _recreate_dependents(desired, snapshot, actions, plan)
     _check_engine_features(desired, snapshot, plan)
     _check_duplicates(desired.project, snapshot, plan)
     _check_images(actions, snapshot, plan)
     _check_subnets(actions, snapshot, plan)
+    _check_trust_engine(actions, snapshot, plan)
 
     for observed in snapshot.in_project(desired.project):
         resource_id = ResourceId(observed.kind, observed.name)
@@ -85,6 +84,10 @@ def _action_for(resource: DesiredResource, observed: Observed | None, snapshot: 
 
     changes = compare(resource, observed, snapshot)
     reasons = ["configuration differs from the blueprint"] if changes else []
+    if resource.role == "registry":
+        if any(change.field.startswith("tls.") for change in changes):
+            reasons.append("a new server certificate is issued, signed by the same CA")
+        reasons += registry_reasons(resource, observed.labels)
     if forced:
         reasons.append("replacement requested with --replace")
     if reasons:
@@ -179,6 +182,21 @@ def _check_subnets(actions: dict[ResourceId, Action], snapshot: Snapshot, plan: 
                 plan.blockers.append(Blocker(
                     resource.id, f"subnet {subnet} overlaps subnet {other_subnet} of network {other} on the engine",
                     "pick a subnet that no network on the engine uses"))
+
+
+def _check_trust_engine(actions: dict[ResourceId, Action], snapshot: Snapshot, plan: Plan) -> None:
+    """Block apply when a registry's CA cannot be installed where the engine looks for it."""
+    for action in actions.values():
+        resource = action.desired
+        if action.kind not in RECREATING or resource is None or not resource.spec.get("trust_engine"):
+            continue
+        if not snapshot.engine_is_local:
+            plan.blockers.append(Blocker(resource.id, "trust_engine installs the CA in this machine's /etc/docker/certs.d, "
+                                         "but the engine runs elsewhere", "set trust_engine: false and install the CA "
+                                         "on the engine's host yourself (provision ca NAME prints it)"))
+        elif not snapshot.certs_folder_writable:
+            plan.blockers.append(Blocker(resource.id, "trust_engine needs to write to /etc/docker/certs.d, which this "
+                                         "user may not", "run provision as root, or set trust_engine: false"))
 
 
 def _image_present(image: str, snapshot: Snapshot) -> bool:

@@ -58,6 +58,9 @@ class DesiredResource:
     after: frozenset[ResourceId] = frozenset()
     state: str | None = None
     pull: str | None = None
+    # Inputs that are not part of the spec, such as passwords and local file
+    # paths; never hashed, stored or printed.
+    inputs: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def spec_hash(self) -> str:
@@ -70,8 +73,6 @@ class DesiredState:
 
     project: str
     resources: dict[ResourceId, DesiredResource] = field(default_factory=dict)
-    # Parts of the blueprint that validate but that apply cannot create yet, with the reason.
-    unsupported: dict[ResourceId, str] = field(default_factory=dict)
 
     def dependents(self, resource: ResourceId) -> list[ResourceId]:
         """Resources that require `resource` directly."""
@@ -96,9 +97,12 @@ def build_desired_state(loaded: LoadedBlueprint) -> DesiredState:
         for name, container in section.items():
             _add(state, _container_resource(name, role, container, blueprint, loaded.base_dir))
 
-    # TODO: create registries; until then plan reports them instead of silently skipping them.
-    for name in blueprint.registries:
-        state.unsupported[ResourceId(Kind.CONTAINER, name)] = "registries are checked by validate, but apply cannot create them yet"
+    # Imported here because the registry module builds on the types above.
+    from provisioner.registry import registry_resources
+
+    for name, registry in blueprint.registries.items():
+        for resource in registry_resources(name, registry, loaded.base_dir):
+            _add(state, resource)
     return state
 
 

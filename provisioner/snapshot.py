@@ -139,6 +139,9 @@ class Snapshot:
     swarm_manager: bool = False
     # The engine allows several networks with one name; all but the first listed go here.
     duplicate_networks: list[ObservedNetwork] = field(default_factory=list)
+    # Whether the engine runs on this machine, and whether its certs.d folder may be written.
+    engine_is_local: bool = True
+    certs_folder_writable: bool = True
     # Networks not labelled with the project, by name, with their IPv4 subnet when they have one.
     other_subnets: dict[str, str] = field(default_factory=dict)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from provisioner.locking import ProjectLock
 from provisioner.names import PROJECT_PATTERN
 from provisioner.plan import Plan
 from provisioner.planner import plan_apply, plan_destroy
+from provisioner.registry import DOCKER_CERTS_FOLDER
 from provisioner.resources import DesiredState, Kind, ResourceId, build_desired_state
 from provisioner.snapshot import Snapshot
 from provisioner.validation import LoadedBlueprint, load_blueprint
@@ -87,10 +89,22 @@ def _acquire(engine: Engine, project: str) -> ProjectLock:
     return project_lock
 
 
+def _local_facts(engine: Engine, snapshot: Snapshot) -> Snapshot:
+    """Add what plan needs to know about this machine: is the engine here, and may its certs.d be written."""
+    url = engine.url
+    snapshot.engine_is_local = url.startswith(("http+unix://", "unix://", "npipe://")) or "://localhost" in url \
+        or "://127.0.0.1" in url
+    folder = DOCKER_CERTS_FOLDER
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    snapshot.certs_folder_writable = os.access(folder, os.W_OK)
+    return snapshot
+
+
 def read_snapshot(engine: Engine, desired: DesiredState) -> Snapshot:
     names: dict[Kind, list[str]] = {kind: [] for kind in Kind}
     for resource_id in desired.resources:
         names[resource_id.kind].append(resource_id.name)
     need_swarm = any(resource.id.kind is Kind.NETWORK and resource.spec["driver"] == "overlay"
                      for resource in desired.resources.values())
-    return engine.read_snapshot(desired.project, names, need_swarm=need_swarm)
+    return _local_facts(engine, engine.read_snapshot(desired.project, names, need_swarm=need_swarm))
