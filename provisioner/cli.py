@@ -25,7 +25,7 @@ from provisioner.names import PROJECT_PATTERN
 from provisioner.render import render_outcome, render_plan, render_progress
 from provisioner.schema import blueprint_schema_text
 from provisioner.validation import load_blueprint
-from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy, project_to_destroy
+from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy, project_to_destroy, registry_ca_certificate
 
 DEFAULT_BLUEPRINT = "blueprint.yaml"
 
@@ -99,6 +99,16 @@ def validate(context: click.Context) -> None:
 def schema() -> None:
     """Print the blueprint's JSON Schema (draft 2020-12)."""
     click.echo(blueprint_schema_text(), nl=False)
+
+
+@cli.command()
+@common_options
+@click.argument("registry")
+@click.pass_context
+def ca(context: click.Context, registry: str) -> None:
+    """Print the CA certificate of REGISTRY, for clients to trust."""
+    click.echo(registry_ca_certificate(_blueprint_path(context), context.obj.get("host"), registry).decode("ascii"),
+               nl=False)
 
 
 @cli.command()

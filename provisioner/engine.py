@@ -41,6 +41,10 @@ class EngineError(ProvisionError):
     """An engine call failed; the message is the engine's explanation in plain words."""
 
 
+class VolumeNotFound(EngineError):
+    """A volume that files were to be read from or written to does not exist."""
+
+
 def connect(host: str | None = None) -> Engine:
     """Connect as the docker CLI would (DOCKER_HOST and friends), or to `host`, and check that the engine responds."""
     where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
@@ -278,6 +282,11 @@ class Engine:
     def _volume_access(self, volume: str, image: str, labels: dict[str, str], doing: str) -> Iterator[str]:
         name = f"provision-volume-access-{uuid.uuid4().hex[:12]}"
         with _translated(f"{doing} volume {volume}"):
+            # Mounting a missing volume would create it, without labels; refuse instead.
+            try:
+                self.api.inspect_volume(volume)
+            except docker.errors.NotFound:
+                raise VolumeNotFound(f"could not {doing} volume {volume}: the volume does not exist") from None
             container = self.api.create_container(
                 image=image, name=name, labels=labels, network_disabled=True,
                 host_config=self.api.create_host_config(binds={volume: {"bind": VOLUME_ACCESS_PATH, "mode": "rw"}},

@@ -311,7 +311,9 @@ class RegistrySpec(StrictModel):
     trust_engine: bool = Field(False, description="Install the CA where the local engine looks for it (certs.d).")
 
     _image_reference = field_validator("image")(ContainerSpec._image_reference.__func__)
-    _networks_mapping = field_validator("networks", mode="before")(ContainerSpec._networks_mapping.__func__)
+    _networks_mapping = field_validator(
+        "networks", mode="before", json_schema_input_type=dict[str, ContainerNetwork | None] | list[str],
+    )(ContainerSpec._networks_mapping.__func__)
     _restart_policy = field_validator("restart", mode="before")(ContainerSpec._restart_policy.__func__)
 
 

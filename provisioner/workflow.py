@@ -7,14 +7,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioner.engine import Engine, connect
+from provisioner.engine import Engine, VolumeNotFound, connect
 from provisioner.errors import BlueprintInvalid, UnknownResource
+from provisioner.labels import PROJECT_LABEL, ROLE_LABEL
 from provisioner.loader import load_document
 from provisioner.locking import ProjectLock
 from provisioner.names import PROJECT_PATTERN
 from provisioner.plan import Plan
 from provisioner.planner import plan_apply, plan_destroy
-from provisioner.registry import DOCKER_CERTS_FOLDER
+from provisioner.registry import DOCKER_CERTS_FOLDER, certificate_authority_pem
 from provisioner.resources import DesiredState, Kind, ResourceId, build_desired_state
 from provisioner.snapshot import Snapshot
 from provisioner.validation import LoadedBlueprint, load_blueprint
@@ -108,3 +109,19 @@ def read_snapshot(engine: Engine, desired: DesiredState) -> Snapshot:
     need_swarm = any(resource.id.kind is Kind.NETWORK and resource.spec["driver"] == "overlay"
                      for resource in desired.resources.values())
     return _local_facts(engine, engine.read_snapshot(desired.project, names, need_swarm=need_swarm))
+
+
+def registry_ca_certificate(path: Path, host: str | None, name: str) -> bytes:
+    """The PEM certificate of the CA that signs registry `name`, read from the engine or the blueprint's CA file."""
+    loaded = load_blueprint(path)
+    desired = build_desired_state(loaded)
+    resource = desired.resources.get(ResourceId(Kind.CONTAINER, name))
+    if resource is None or resource.role != "registry":
+        registries = ", ".join(sorted(loaded.blueprint.registries)) or "none"
+        raise UnknownResource(f"the blueprint has no registry named {name!r} (registries: {registries})")
+    engine = connect(host)
+    labels = {PROJECT_LABEL: desired.project, ROLE_LABEL: "volume-access"}
+    try:
+        return certificate_authority_pem(engine, resource, labels)
+    except (VolumeNotFound, KeyError):
+        raise UnknownResource(f"registry {name!r} has no CA on the engine yet; run provision apply first") from None

@@ -72,7 +72,7 @@ class Run:
         data["project"] = self.name(data["project"])
         self.projects.add(data["project"])
         renamed = {section: {self.name(k): v for k, v in (data.get(section) or {}).items()}
-                   for section in ("volumes", "networks", "volume_containers", "containers")}
+                   for section in ("volumes", "networks", "volume_containers", "containers", "registries")}
         subnet_map = self._new_subnets([spec.get("subnet") for spec in (data.get("networks") or {}).values()
                                         if spec and spec.get("subnet")])
         for network in renamed["networks"].values():
@@ -83,6 +83,8 @@ class Run:
         for section in ("volume_containers", "containers"):
             for spec in renamed[section].values():
                 self._isolate_container(spec, subnet_map, base_dir)
+        for spec in renamed["registries"].values():
+            self._isolate_registry(spec, subnet_map)
         data.update({section: entries for section, entries in renamed.items() if entries or section in data})
         return data
 
@@ -111,6 +113,16 @@ class Run:
             spec["networks"] = [self.name(k) for k in networks]
         if "ports" in spec:
             spec["ports"] = [_with_free_port(str(port)) for port in spec["ports"]]
+
+    def _isolate_registry(self, spec: dict[str, Any], subnet_map: dict) -> None:
+        spec["port"] = free_port()
+        if spec.get("storage"):
+            spec["storage"] = self.name(spec["storage"])
+        networks = spec.get("networks")
+        if isinstance(networks, dict):
+            spec["networks"] = {self.name(k): _move_attachment(v, subnet_map) for k, v in networks.items()}
+        elif isinstance(networks, list):
+            spec["networks"] = [self.name(k) for k in networks]
 
     def _new_subnets(self, subnets: list[str]) -> dict[ipaddress.IPv4Network, ipaddress.IPv4Network]:
         taken = [ipaddress.ip_network(config["Subnet"]) for network in self.client.api.networks()
