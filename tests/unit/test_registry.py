@@ -1,0 +1,165 @@
+"""Registry resources and the planning reasons that need no engine: expiry, passwords and trusted paths."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from provisioner.htpasswd import htpasswd_entry
+from provisioner.models import RegistrySpec
+from provisioner.plan import ActionKind
+from provisioner.planner import plan_apply
+from provisioner.registry import (
+    CERTIFICATE_NOT_AFTER_LABEL,
+    HTPASSWD_LABEL,
+    registry_reasons,
+    registry_resources,
+    trusted_ca_paths,
+)
+from provisioner.resources import Kind, ResourceId, build_desired_state
+from provisioner.snapshot import snapshot_from_lists
+from provisioner.validation import load_blueprint
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc)
+
+
+def registry(**settings) -> RegistrySpec:
+    return RegistrySpec(**{"port": 5443, "hostnames": ["localhost", "127.0.0.1"], **settings})
+
+
+def container_of(resources):
+    return next(resource for resource in resources if resource.role == "registry")
+
+
+def test_generated_ca_gives_three_resources(tmp_path):
+    resources = registry_resources("hub", registry(storage="hub-data"), tmp_path)
+
+    assert [(resource.id, resource.role) for resource in resources] == [
+        (ResourceId(Kind.VOLUME, "hub-ca"), "registry-ca"),
+        (ResourceId(Kind.VOLUME, "hub-tls"), "registry-tls"),
+        (ResourceId(Kind.CONTAINER, "hub"), "registry"),
+    ]
+    assert container_of(resources).requires == frozenset({
+        ResourceId(Kind.VOLUME, "hub-ca"), ResourceId(Kind.VOLUME, "hub-tls"), ResourceId(Kind.VOLUME, "hub-data")})
+
+
+def test_container_spec_mounts_and_environment(tmp_path):
+    spec = container_of(registry_resources("hub", registry(storage="hub-data", bind="127.0.0.1"), tmp_path)).spec
+
+    assert spec["mounts"] == [
+        {"type": "volume", "source": "hub-tls", "target": "/certs", "read_only": True},
+        {"type": "volume", "source": "hub-data", "target": "/var/lib/registry", "read_only": False},
+    ]
+    assert spec["environment"] == {
+        "REGISTRY_HTTP_ADDR": "0.0.0.0:443",
+        "REGISTRY_HTTP_TLS_CERTIFICATE": "/certs/server.crt",
+        "REGISTRY_HTTP_TLS_KEY": "/certs/private/server.key",
+    }
+    assert spec["ports"] == [{"host_ip": "127.0.0.1", "host_port": 5443, "container_port": 443, "protocol": "tcp"}]
+    assert spec["tls"] == {"hostnames": ["localhost", "127.0.0.1"], "days": 365, "key_type": "ecdsa-p256",
+                           "ca": "generate", "certificate": None}
+
+
+def test_auth_adds_htpasswd_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUB_PASSWORD", "pw")
+    resource = container_of(registry_resources(
+        "hub", registry(auth={"users": {"admin": {"password_env": "HUB_PASSWORD"}}}), tmp_path))
+
+    assert resource.spec["environment"]["REGISTRY_AUTH"] == "htpasswd"
+    assert resource.spec["environment"]["REGISTRY_AUTH_HTPASSWD_PATH"] == "/certs/htpasswd"
+    assert resource.spec["users"] == ["admin"]
+    assert "pw" not in str(resource.spec)
+    assert resource.inputs["passwords"] == {"admin": "pw"}
+
+
+def test_trusted_paths_include_port_except_443():
+    assert [str(path) for path in trusted_ca_paths(registry(hostnames=["localhost", "::1"]))] == [
+        "/etc/docker/certs.d/localhost:5443/ca.crt", "/etc/docker/certs.d/[::1]:5443/ca.crt"]
+    assert [str(path) for path in trusted_ca_paths(registry(port=443, hostnames=["registry.internal"]))] == [
+        "/etc/docker/certs.d/registry.internal/ca.crt"]
+
+
+def reasons_for(labels: dict[str, str], tmp_path: Path, monkeypatch, password: str = "pw") -> list[str]:
+    monkeypatch.setenv("HUB_PASSWORD", password)
+    resource = container_of(registry_resources(
+        "hub", registry(tls={"renew_before": 30}, auth={"users": {"admin": {"password_env": "HUB_PASSWORD"}}}), tmp_path))
+    return registry_reasons(resource, labels, NOW)
+
+
+def test_fresh_certificate_and_same_password_no_reasons(tmp_path, monkeypatch):
+    labels = {CERTIFICATE_NOT_AFTER_LABEL: (NOW + timedelta(days=31)).isoformat(),
+              HTPASSWD_LABEL: htpasswd_entry("admin", "pw")}
+
+    assert reasons_for(labels, tmp_path, monkeypatch) == []
+
+
+def test_certificate_within_renew_before(tmp_path, monkeypatch):
+    labels = {CERTIFICATE_NOT_AFTER_LABEL: (NOW + timedelta(days=29)).isoformat(),
+              HTPASSWD_LABEL: htpasswd_entry("admin", "pw")}
+
+    assert reasons_for(labels, tmp_path, monkeypatch) == [
+        "the server certificate expires on 2027-01-02, within renew_before (30 days), so a new one is issued"]
+
+
+def test_unknown_expiry_reissues(tmp_path, monkeypatch):
+    labels = {HTPASSWD_LABEL: htpasswd_entry("admin", "pw")}
+
+    assert reasons_for(labels, tmp_path, monkeypatch) == [
+        "the server certificate's expiry is not recorded, so a new certificate is issued"]
+
+
+def test_changed_password_reason_hides_it(tmp_path, monkeypatch):
+    labels = {CERTIFICATE_NOT_AFTER_LABEL: (NOW + timedelta(days=300)).isoformat(),
+              HTPASSWD_LABEL: htpasswd_entry("admin", "old-pw")}
+
+    reasons = reasons_for(labels, tmp_path, monkeypatch, password="new-pw")
+
+    assert reasons == ["the password of registry user 'admin' changed"]
+
+
+def test_plan_creates_ca_before_registry(tmp_path):
+    path = tmp_path / "blueprint.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        project: hub
+        registries:
+          hub: {port: 5443, hostnames: [localhost]}
+        """))
+
+    plan = plan_apply(build_desired_state(load_blueprint(path)), snapshot_from_lists({}))
+
+    assert [(action.kind, str(action.resource)) for action in plan.actions] == [
+        (ActionKind.CREATE, "volume hub-ca"), (ActionKind.CREATE, "volume hub-tls"), (ActionKind.CREATE, "container hub")]
+
+
+def trusted_registry_plan(tmp_path: Path, *, local: bool, writable: bool):
+    path = tmp_path / "blueprint.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        project: hub
+        registries:
+          hub: {port: 5443, hostnames: [localhost], trust_engine: true}
+        """))
+    snapshot = snapshot_from_lists({})
+    snapshot.engine_is_local = local
+    snapshot.certs_folder_writable = writable
+    return plan_apply(build_desired_state(load_blueprint(path)), snapshot)
+
+
+def test_trust_engine_on_remote_engine_blocks(tmp_path):
+    plan = trusted_registry_plan(tmp_path, local=False, writable=True)
+
+    assert [(str(blocker.resource), blocker.message) for blocker in plan.blockers] == [
+        ("container hub", "trust_engine installs the CA in this machine's /etc/docker/certs.d, but the engine runs elsewhere")]
+
+
+def test_trust_engine_without_write_access_blocks(tmp_path):
+    plan = trusted_registry_plan(tmp_path, local=True, writable=False)
+
+    assert [blocker.message for blocker in plan.blockers] == [
+        "trust_engine needs to write to /etc/docker/certs.d, which this user may not"]
+
+
+def test_trust_engine_local_and_writable_plans(tmp_path):
+    assert trusted_registry_plan(tmp_path, local=True, writable=True).blockers == []
