@@ -160,7 +160,10 @@ def registry_reasons(resource: DesiredResource, labels: dict[str, str], now: dat
     now = now or datetime.now(timezone.utc)
     renew_before = resource.inputs.get("renew_before", 0)
     not_after = _parse_time(labels.get(CERTIFICATE_NOT_AFTER_LABEL, ""))
-    if not_after is None:
+    if "certificate_files" in resource.inputs:
+        # A finished certificate cannot be renewed here; validate rejects it once it has expired.
+        pass
+    elif not_after is None:
         reasons.append("the server certificate's expiry is not recorded, so a new certificate is issued")
     elif not_after - now < timedelta(days=renew_before):
         reasons.append(f"the server certificate expires on {not_after:%Y-%m-%d}, within renew_before "
