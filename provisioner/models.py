@@ -23,6 +23,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -273,13 +274,13 @@ class RegistryTls(StrictModel):
     key_type: Literal["ecdsa-p256", "rsa-2048", "rsa-3072", "rsa-4096"] = Field(
         "ecdsa-p256", description="Key algorithm of generated keys.")
 
-    @field_validator("renew_before")
-    @classmethod
-    def _renew_within_lifetime(cls, value: int, info: ValidationInfo) -> int:
-        days = info.data.get("days")
-        if days is not None and value >= days:
-            raise ValueError(f"renew_before ({value}) must be less than days ({days}), or every plan would renew")
-        return value
+    @model_validator(mode="after")
+    def _renew_within_lifetime(self) -> RegistryTls:
+        # Checked on the whole model, so the default renew_before is compared with a short days too.
+        if self.renew_before >= self.days:
+            raise ValueError(f"renew_before ({self.renew_before}) must be less than days ({self.days}), or every plan "
+                             "would renew the certificate; lower renew_before or raise days")
+        return self
 
 
 class RegistryUser(StrictModel):
@@ -303,6 +304,16 @@ class RegistrySpec(StrictModel):
     bind: ipaddress.IPv4Address = Field(ipaddress.IPv4Address("0.0.0.0"), description="Host address to publish on.")
     port: int = Field(ge=1, le=65535, description="Host port; the registry listens on 443 inside its container.")
     hostnames: list[str] = Field(min_length=1, description="DNS names and IP addresses the certificate covers.")
+
+    @field_validator("hostnames")
+    @classmethod
+    def _unique_hostnames(cls, value: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for hostname in value:
+            if hostname.lower() in seen:
+                raise ValueError(f"hostname {hostname!r} is listed twice; list each name once")
+            seen.add(hostname.lower())
+        return value
     tls: RegistryTls = Field(default_factory=RegistryTls, description="Certificate settings.")
     auth: RegistryAuth | None = Field(None, description="Users; without it the registry needs no login.")
     storage: DockerName | None = Field(None, description="Volume of this blueprint mounted at /var/lib/registry.")

@@ -145,8 +145,23 @@ def test_registry_name_taken_by_container(tmp_path):
 def test_renew_before_not_below_days(tmp_path):
     problem = only(registry_problems(tmp_path, "port: 5443\nhostnames: [localhost]\ntls: {days: 30, renew_before: 30}\n"))
 
-    assert problem.key_path == "registries.registry.tls.renew_before"
-    assert problem.message == "renew_before (30) must be less than days (30), or every plan would renew"
+    assert problem.key_path == "registries.registry.tls"
+    assert problem.message == ("renew_before (30) must be less than days (30), or every plan would renew the "
+                               "certificate; lower renew_before or raise days")
+
+
+def test_short_days_against_default_renew_before(tmp_path):
+    problem = only(registry_problems(tmp_path, "port: 5443\nhostnames: [localhost]\ntls: {days: 10}\n"))
+
+    assert problem.key_path == "registries.registry.tls"
+    assert problem.message.startswith("renew_before (30) must be less than days (10)")
+
+
+def test_duplicate_hostname(tmp_path):
+    problem = only(registry_problems(tmp_path, "port: 5443\nhostnames: [localhost, LOCALHOST]\n"))
+
+    assert problem.key_path == "registries.registry.hostnames"
+    assert problem.message == "hostname 'LOCALHOST' is listed twice; list each name once"
 
 
 def write_pair(folder: Path, stem: str, pair) -> None:
