@@ -11,7 +11,7 @@ import ipaddress
 from provisioner.compare import compare
 from provisioner.ordering import ordered_actions
 from provisioner.plan import Action, ActionKind, Blocker, Plan
-from provisioner.registry import registry_reasons
+from provisioner.registry import foreign_trust_files, registry_reasons
 from provisioner.resources import DesiredResource, DesiredState, Kind, ResourceId
 from provisioner.snapshot import Observed, ObservedContainer, Snapshot
 
@@ -85,9 +85,11 @@ def _action_for(resource: DesiredResource, observed: Observed | None, snapshot: 
     changes = compare(resource, observed, snapshot)
     reasons = ["configuration differs from the blueprint"] if changes else []
     if resource.role == "registry":
-        if any(change.field.startswith("tls.") for change in changes):
+        if any(change.field == "tls.ca" for change in changes):
+            reasons.append("a new server certificate is issued, signed by the new CA")
+        elif any(change.field.startswith("tls.") for change in changes):
             reasons.append("a new server certificate is issued, signed by the same CA")
-        reasons += registry_reasons(resource, observed.labels)
+        reasons += registry_reasons(resource, observed.labels, trust_files=snapshot.trust_files)
     if forced:
         reasons.append("replacement requested with --replace")
     if reasons:
@@ -194,9 +196,17 @@ def _check_trust_engine(actions: dict[ResourceId, Action], snapshot: Snapshot, p
             plan.blockers.append(Blocker(resource.id, "trust_engine installs the CA in this machine's /etc/docker/certs.d, "
                                          "but the engine runs elsewhere", "set trust_engine: false and install the CA "
                                          "on the engine's host yourself (provision ca NAME prints it)"))
+        elif foreign := foreign_trust_files(resource, _observed_labels(action), snapshot.trust_files):
+            plan.blockers.append(Blocker(resource.id, f"{foreign[0]} already exists and was not written by provision "
+                                         "for this registry; provision will not overwrite it",
+                                         "remove the file yourself if it is stale, or set trust_engine: false"))
         elif not snapshot.certs_folder_writable:
             plan.blockers.append(Blocker(resource.id, "trust_engine needs to write to /etc/docker/certs.d, which this "
                                          "user may not", "run provision as root, or set trust_engine: false"))
+
+
+def _observed_labels(action: Action) -> dict[str, str]:
+    return action.observed.labels if action.observed is not None else {}
 
 
 def _image_present(image: str, snapshot: Snapshot) -> bool:

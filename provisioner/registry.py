@@ -33,6 +33,8 @@ CERTIFICATE_NOT_AFTER_LABEL = LABEL_PREFIX + "certificate-not-after"
 CERTIFICATE_FINGERPRINT_LABEL = LABEL_PREFIX + "certificate-sha256"
 HTPASSWD_LABEL = LABEL_PREFIX + "htpasswd"
 TRUSTED_FILES_LABEL = LABEL_PREFIX + "trusted-files"
+# SHA-256 of the CA certificate written to those files; only files with this content are provision's to remove.
+TRUSTED_CA_LABEL = LABEL_PREFIX + "trusted-ca-sha256"
 
 # Where the files sit inside the volumes, and where the registry finds NAME-tls.
 CA_CERT_FILE = "ca.crt"
@@ -154,9 +156,21 @@ def _registry_inputs(registry: RegistrySpec, base_dir: Path) -> dict[str, Any]:
 # Planning
 
 
-def registry_reasons(resource: DesiredResource, labels: dict[str, str], now: datetime | None = None) -> list[str]:
-    """Why an unchanged registry container must still be replaced: an expiring certificate or a changed password."""
+def registry_reasons(resource: DesiredResource, labels: dict[str, str], now: datetime | None = None,
+                     trust_files: dict[str, str | None] | None = None) -> list[str]:
+    """Why an unchanged registry container must still be replaced.
+
+    An expiring certificate, a changed password, or a trusted CA file that
+    was removed or changed behind provision's back. `trust_files` maps each
+    certs.d path to the SHA-256 of its content, or None when it is missing.
+    """
     reasons = []
+    trusted_ca = labels.get(TRUSTED_CA_LABEL)
+    for path in resource.spec.get("trust_engine", []):
+        current = (trust_files or {}).get(path, trusted_ca)
+        if trusted_ca and current != trusted_ca:
+            state = "is missing" if current is None else "was changed"
+            reasons.append(f"the trusted CA file {path} {state}, so it is written again")
     now = now or datetime.now(timezone.utc)
     renew_before = resource.inputs.get("renew_before", 0)
     not_after = _parse_time(labels.get(CERTIFICATE_NOT_AFTER_LABEL, ""))
@@ -232,7 +246,32 @@ def prepare_registry(engine: Any, resource: DesiredResource, previous_labels: di
         labels[HTPASSWD_LABEL] = "\n".join(entries)
     if spec["trust_engine"]:
         labels[TRUSTED_FILES_LABEL] = json.dumps(spec["trust_engine"])
+        labels[TRUSTED_CA_LABEL] = file_digest(ca.cert_pem)
     return labels
+
+
+def file_digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def foreign_trust_files(resource: DesiredResource, labels: dict[str, str], trust_files: dict[str, str | None]) -> list[str]:
+    """certs.d files the registry would write that exist but were not written by provision for it.
+
+    Paths the registry wrote before stay its own even when their content
+    changed since; those are written again rather than reported.
+    """
+    ours = labels.get(TRUSTED_CA_LABEL)
+    written = set(_trusted_paths(labels))
+    return [path for path in resource.spec.get("trust_engine", [])
+            if path not in written and trust_files.get(path) is not None and trust_files[path] != ours]
+
+
+def _trusted_paths(labels: dict[str, str]) -> list[str]:
+    try:
+        paths = json.loads(labels.get(TRUSTED_FILES_LABEL, "[]"))
+    except json.JSONDecodeError:
+        return []
+    return [path for path in paths if isinstance(path, str)]
 
 
 def trust_registry(resource: DesiredResource, engine: Any, helper_labels: dict[str, str]) -> None:
@@ -248,14 +287,16 @@ def trust_registry(resource: DesiredResource, engine: Any, helper_labels: dict[s
 
 def remove_trusted_files(labels: dict[str, str]) -> None:
     """Remove exactly the certs.d files a registry container's labels say provision wrote, and their folders if empty."""
-    try:
-        paths = json.loads(labels.get(TRUSTED_FILES_LABEL, "[]"))
-    except json.JSONDecodeError:
-        return
-    for text in paths:
+    written = labels.get(TRUSTED_CA_LABEL)
+    for text in _trusted_paths(labels):
         path = Path(text)
         if path.parent.parent != DOCKER_CERTS_FOLDER or path.name != "ca.crt":
             continue
+        try:
+            if written is not None and file_digest(path.read_bytes()) != written:
+                continue  # someone replaced it since; it is theirs now
+        except FileNotFoundError:
+            pass
         path.unlink(missing_ok=True)
         try:
             path.parent.rmdir()

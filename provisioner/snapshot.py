@@ -142,6 +142,8 @@ class Snapshot:
     # Whether the engine runs on this machine, and whether its certs.d folder may be written.
     engine_is_local: bool = True
     certs_folder_writable: bool = True
+    # The certs.d files the blueprint's registries trust: SHA-256 of each, or None when missing.
+    trust_files: dict[str, str | None] = field(default_factory=dict)
     # Networks not labelled with the project, by name, with their IPv4 subnet when they have one.
     other_subnets: dict[str, str] = field(default_factory=dict)
 

@@ -15,7 +15,7 @@ from provisioner.locking import ProjectLock
 from provisioner.names import PROJECT_PATTERN
 from provisioner.plan import Plan
 from provisioner.planner import plan_apply, plan_destroy
-from provisioner.registry import DOCKER_CERTS_FOLDER, certificate_authority_pem
+from provisioner.registry import DOCKER_CERTS_FOLDER, certificate_authority_pem, file_digest
 from provisioner.resources import DesiredState, Kind, ResourceId, build_desired_state
 from provisioner.snapshot import Snapshot
 from provisioner.validation import LoadedBlueprint, load_blueprint
@@ -102,13 +102,26 @@ def _local_facts(engine: Engine, snapshot: Snapshot) -> Snapshot:
     return snapshot
 
 
+def _trust_files(desired: DesiredState, snapshot: Snapshot) -> Snapshot:
+    for resource in desired.resources.values():
+        for path in resource.spec.get("trust_engine", []) if resource.role == "registry" else []:
+            try:
+                snapshot.trust_files[path] = file_digest(Path(path).read_bytes())
+            except FileNotFoundError:
+                snapshot.trust_files[path] = None
+            except OSError:
+                continue
+    return snapshot
+
+
 def read_snapshot(engine: Engine, desired: DesiredState) -> Snapshot:
     names: dict[Kind, list[str]] = {kind: [] for kind in Kind}
     for resource_id in desired.resources:
         names[resource_id.kind].append(resource_id.name)
     need_swarm = any(resource.id.kind is Kind.NETWORK and resource.spec["driver"] == "overlay"
                      for resource in desired.resources.values())
-    return _local_facts(engine, engine.read_snapshot(desired.project, names, need_swarm=need_swarm))
+    snapshot = engine.read_snapshot(desired.project, names, need_swarm=need_swarm)
+    return _trust_files(desired, _local_facts(engine, snapshot))
 
 
 def registry_ca_certificate(path: Path, host: str | None, name: str) -> bytes:

@@ -178,3 +178,39 @@ def test_destroy_leaves_nothing_behind(registry_run, docker_client):
     assert docker_client.networks.list(filters=label) == []
     for hostname in ("localhost", "127.0.0.1", "registry.internal"):
         assert not Path(f"/etc/docker/certs.d/{hostname}:{port}").exists()
+
+
+def test_foreign_trust_file_blocks_apply(registry_run, docker_client):
+    run, path, name, port = registry_run
+    folder = Path(f"/etc/docker/certs.d/registry.internal:{port}")
+    folder.mkdir(parents=True)
+    (folder / "ca.crt").write_text("a CA that someone installed by hand\n")
+    try:
+        planned = provision(run, path, "plan")
+        rejected = provision(run, path, "apply", "--auto-approve", *FAST)
+        content = (folder / "ca.crt").read_text()
+    finally:
+        (folder / "ca.crt").unlink()
+        folder.rmdir()
+
+    assert planned.returncode == 1, planned.stdout + planned.stderr
+    assert (f"  ! container {name}: {folder}/ca.crt already exists and was not written by provision for this "
+            "registry; provision will not overwrite it") in planned.stdout.splitlines()
+    assert rejected.returncode == 1
+    assert content == "a CA that someone installed by hand\n"
+    assert docker_client.containers.list(all=True, filters={"label": f"io.provision.project={run.name('registry-demo')}"}) == []
+
+
+def test_damaged_trust_file_is_repaired(registry_run):
+    run, path, name, port = registry_run
+    assert provision(run, path, "apply", "--auto-approve", *FAST).returncode == 0
+    trusted = Path(f"/etc/docker/certs.d/localhost:{port}/ca.crt")
+    original = trusted.read_bytes()
+    trusted.unlink()
+
+    planned = provision(run, path, "plan")
+    applied = provision(run, path, "apply", "--auto-approve", *FAST)
+
+    assert f"      the trusted CA file {trusted} is missing, so it is written again" in planned.stdout.splitlines()
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert trusted.read_bytes() == original

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -13,8 +14,13 @@ from provisioner.planner import plan_apply
 from provisioner.registry import (
     CERTIFICATE_NOT_AFTER_LABEL,
     HTPASSWD_LABEL,
+    TRUSTED_CA_LABEL,
+    TRUSTED_FILES_LABEL,
+    file_digest,
+    foreign_trust_files,
     registry_reasons,
     registry_resources,
+    remove_trusted_files,
     trusted_ca_paths,
 )
 from provisioner.resources import Kind, ResourceId, build_desired_state
@@ -163,3 +169,55 @@ def test_trust_engine_without_write_access_blocks(tmp_path):
 
 def test_trust_engine_local_and_writable_plans(tmp_path):
     assert trusted_registry_plan(tmp_path, local=True, writable=True).blockers == []
+
+
+def trusted_labels(paths: list[str], content: bytes) -> dict[str, str]:
+    return {TRUSTED_FILES_LABEL: json.dumps(paths), TRUSTED_CA_LABEL: file_digest(content),
+            CERTIFICATE_NOT_AFTER_LABEL: (NOW + timedelta(days=300)).isoformat()}
+
+
+def trusting_resource(tmp_path: Path):
+    return container_of(registry_resources("hub", registry(trust_engine=True), tmp_path))
+
+
+def test_damaged_trust_files_are_written_again(tmp_path):
+    resource = trusting_resource(tmp_path)
+    first, second = resource.spec["trust_engine"]
+    labels = trusted_labels([first, second], b"CA")
+
+    reasons = registry_reasons(resource, labels, NOW, trust_files={first: None, second: file_digest(b"other")})
+
+    assert reasons == [f"the trusted CA file {first} is missing, so it is written again",
+                       f"the trusted CA file {second} was changed, so it is written again"]
+
+
+def test_intact_trust_files_give_no_reason(tmp_path):
+    resource = trusting_resource(tmp_path)
+    paths = resource.spec["trust_engine"]
+
+    assert registry_reasons(resource, trusted_labels(paths, b"CA"), NOW,
+                            trust_files={path: file_digest(b"CA") for path in paths}) == []
+
+
+def test_foreign_trust_file_is_reported(tmp_path):
+    resource = trusting_resource(tmp_path)
+    first, second = resource.spec["trust_engine"]
+
+    assert foreign_trust_files(resource, {}, {first: file_digest(b"someone's CA"), second: None}) == [first]
+    assert foreign_trust_files(resource, trusted_labels([first], b"CA"), {first: file_digest(b"changed")}) == []
+
+
+def test_remove_trusted_files_spares_changed_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr("provisioner.registry.DOCKER_CERTS_FOLDER", tmp_path)
+    ours = tmp_path / "localhost:5443" / "ca.crt"
+    theirs = tmp_path / "127.0.0.1:5443" / "ca.crt"
+    for path, content in ((ours, b"CA"), (theirs, b"replaced by hand")):
+        path.parent.mkdir()
+        path.write_bytes(content)
+    (theirs.parent / "client.cert").write_bytes(b"client")
+
+    remove_trusted_files(trusted_labels([str(ours), str(theirs)], b"CA"))
+
+    assert not ours.parent.exists()
+    assert theirs.read_bytes() == b"replaced by hand"
+    assert (theirs.parent / "client.cert").exists()
