@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from provisioner import __version__
+from provisioner.certificates import describe
 from provisioner.errors import ApplyRefused, BlueprintNotFound, ProvisionError
 from provisioner.events import ActionFinished, Outcome
 from provisioner.executor import ExecuteOptions, ExecutionInterrupted, execute
@@ -106,9 +107,16 @@ def schema() -> None:
 @click.argument("registry")
 @click.pass_context
 def ca(context: click.Context, registry: str) -> None:
-    """Print the CA certificate of REGISTRY, for clients to trust."""
-    click.echo(registry_ca_certificate(_blueprint_path(context), context.obj.get("host"), registry).decode("ascii"),
-               nl=False)
+    """Print the CA certificate of REGISTRY, for clients to trust.
+
+    The PEM goes to standard output, so it can be redirected to a file; its
+    fingerprint and expiry go to standard error, to compare on the client.
+    """
+    pem = registry_ca_certificate(_blueprint_path(context), context.obj.get("host"), registry)
+    info = describe(pem)
+    click.echo(pem.decode("ascii"), nl=False)
+    click.echo(f"CA {info.common_name}: SHA-256 fingerprint {info.sha256_fingerprint}, "
+               f"valid until {info.not_after:%Y-%m-%d}", err=True)
 
 
 @cli.command()

@@ -27,12 +27,13 @@ def resolve_path(text: str, base_dir: Path) -> Path:
 
 class RegistryRules:
     def __init__(self, blueprint: Blueprint, document: Document, declared_volumes: set[str], declared_networks: set[str],
-                 declared_containers: set[str]):
+                 declared_containers: set[str], *, check_secrets: bool = True):
         self.blueprint = blueprint
         self.document = document
         self.declared_volumes = declared_volumes
         self.declared_networks = declared_networks
         self.declared_containers = declared_containers
+        self.check_secrets = check_secrets
         self.base_dir = document.path.resolve().parent
         self.problems: list[Problem] = []
 
@@ -42,7 +43,8 @@ class RegistryRules:
             self._check_names(base, name)
             self._check_references(base, registry)
             self._check_hostnames(base, registry)
-            self._check_users(base, registry)
+            if self.check_secrets:
+                self._check_users(base, registry)
             self._check_port(base, name, registry)
             self._check_certificate_files(base, registry)
         return self.problems

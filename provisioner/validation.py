@@ -55,8 +55,12 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def load_blueprint(path: Path) -> LoadedBlueprint:
-    """Parse and validate `path`; raise BlueprintInvalid listing every problem."""
+def load_blueprint(path: Path, *, check_secrets: bool = True) -> LoadedBlueprint:
+    """Parse and validate `path`; raise BlueprintInvalid listing every problem.
+
+    Without `check_secrets`, passwords need not be in the environment, for
+    commands that only read public material, such as printing a CA.
+    """
     document = load_document(path)
     if not isinstance(document.data, dict):
         raise BlueprintInvalid([
@@ -65,7 +69,7 @@ def load_blueprint(path: Path) -> LoadedBlueprint:
         ])
 
     problems, blueprint = _validate_models(document)
-    problems += BlueprintRules(blueprint, document).check()
+    problems += BlueprintRules(blueprint, document, check_secrets=check_secrets).check()
     if problems:
         raise BlueprintInvalid(problems)
     # The entries are already validated models; pydantic takes them as they are.
@@ -112,10 +116,11 @@ def _validate_models(document: Document) -> tuple[list[Problem], Blueprint]:
 class BlueprintRules:
     """Rules that need more than one object of the blueprint to check."""
 
-    def __init__(self, blueprint: Blueprint, document: Document):
+    def __init__(self, blueprint: Blueprint, document: Document, *, check_secrets: bool = True):
         self.blueprint = blueprint
         self.document = document
         self.problems: list[Problem] = []
+        self.check_secrets = check_secrets
         # Names of entries that failed model validation still count as defined,
         # so a broken entry does not also produce "not defined" errors elsewhere.
         self.declared_volumes = _declared_names(document, "volumes")
@@ -132,7 +137,7 @@ class BlueprintRules:
         self._check_published_ports()
         self._check_dependency_cycles()
         self.problems += RegistryRules(self.blueprint, self.document, self.declared_volumes, self.declared_networks,
-                                       self.declared_containers).check()
+                                       self.declared_containers, check_secrets=self.check_secrets).check()
         return self.problems
 
     def _report(self, path: KeyPath, message: str, hint: str = "", *, at_key: bool = False) -> None:

@@ -126,7 +126,7 @@ def read_snapshot(engine: Engine, desired: DesiredState) -> Snapshot:
 
 def registry_ca_certificate(path: Path, host: str | None, name: str) -> bytes:
     """The PEM certificate of the CA that signs registry `name`, read from the engine or the blueprint's CA file."""
-    loaded = load_blueprint(path)
+    loaded = load_blueprint(path, check_secrets=False)
     desired = build_desired_state(loaded)
     resource = desired.resources.get(ResourceId(Kind.CONTAINER, name))
     if resource is None or resource.role != "registry":

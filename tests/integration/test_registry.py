@@ -67,6 +67,7 @@ def test_registry_serves_tls_with_generated_ca(registry_run, tmp_path):
 
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert exported.returncode == 0, exported.stderr
+    assert exported.stderr.startswith(f"CA provision CA for registry {name}: SHA-256 fingerprint ")
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
     assert https_status(port, cafile) == 401
     assert https_status(port, cafile, user="admin") == 200

@@ -241,3 +241,19 @@ def test_matching_certificate_files_load(tmp_path):
     registry = load_blueprint(path).blueprint.registries["registry"]
 
     assert registry.tls.certificate.cert == "server.crt"
+
+
+def test_passwords_not_needed_without_secret_checks(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROVISION_TEST_UNSET", raising=False)
+    path = tmp_path / "blueprint.yaml"
+    path.write_text(textwrap.dedent(BASE) + textwrap.indent(textwrap.dedent("""\
+        port: 5443
+        hostnames: [localhost]
+        auth: {users: {admin: {password_env: PROVISION_TEST_UNSET}}}
+        """), "    "))
+
+    loaded = load_blueprint(path, check_secrets=False)
+
+    assert list(loaded.blueprint.registries) == ["registry"]
+    with pytest.raises(BlueprintInvalid):
+        load_blueprint(path)
