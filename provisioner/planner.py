@@ -11,7 +11,7 @@ import ipaddress
 from provisioner.compare import compare
 from provisioner.ordering import ordered_actions
 from provisioner.plan import Action, ActionKind, Blocker, Plan
-from provisioner.registry import foreign_trust_files, registry_reasons
+from provisioner.registry import foreign_trust_files, registry_create_notes, registry_reasons, registry_removal_notes
 from provisioner.resources import DesiredResource, DesiredState, Kind, ResourceId
 from provisioner.snapshot import Observed, ObservedContainer, Snapshot
 
@@ -64,7 +64,8 @@ def plan_destroy(project: str, snapshot: Snapshot) -> Plan:
     owned = snapshot.in_project(project)
     actions = {
         ResourceId(observed.kind, observed.name): Action(
-            ActionKind.DELETE, ResourceId(observed.kind, observed.name), [f"destroy: labelled with project {project}"],
+            ActionKind.DELETE, ResourceId(observed.kind, observed.name),
+            [f"destroy: labelled with project {project}", *registry_removal_notes(observed.labels)],
             data_loss=_data_loss(observed), observed=observed)
         for observed in owned
     }
@@ -113,6 +114,10 @@ def _create_reasons(resource: DesiredResource, snapshot: Snapshot) -> list[str]:
         present = _image_present(image, snapshot)
         if resource.pull == "always" or (resource.pull == "missing" and not present):
             reasons.append(f"image {image} will be pulled")
+    if resource.role == "registry-ca":
+        reasons.append(f"a new certificate authority ({resource.inputs['key_type']}) is generated and kept in it")
+    if resource.role == "registry":
+        reasons += registry_create_notes(resource)
     return reasons
 
 

@@ -128,6 +128,8 @@ def trusted_ca_paths(registry: RegistrySpec) -> list[Path]:
     """Where the engine looks for the CA of each hostname: certs.d/HOST:PORT/ca.crt, or certs.d/HOST when the port is 443."""
     paths = []
     for hostname in registry.hostnames:
+        if hostname.startswith("*."):
+            continue  # the engine looks up a registry by its exact name, never by a wildcard
         host = f"[{hostname}]" if ":" in hostname else hostname
         folder = host if registry.port == 443 else f"{host}:{registry.port}"
         paths.append(DOCKER_CERTS_FOLDER / folder / "ca.crt")
@@ -189,6 +191,23 @@ def registry_reasons(resource: DesiredResource, labels: dict[str, str], now: dat
         if entry is None or not entry_matches(entry, user, password):
             reasons.append(f"the password of registry user {user!r} changed")
     return reasons
+
+
+def registry_create_notes(resource: DesiredResource) -> list[str]:
+    """What creating a registry does beyond the container, for the plan to show."""
+    tls = resource.spec["tls"]
+    notes = []
+    if tls["certificate"] is None:
+        notes.append(f"a server certificate for {', '.join(tls['hostnames'])} is issued, valid {tls['days']} days")
+    if resource.spec["users"]:
+        notes.append(f"an htpasswd file is written for {', '.join(resource.spec['users'])}")
+    notes += [f"the CA is written to {path}" for path in resource.spec["trust_engine"]]
+    return notes
+
+
+def registry_removal_notes(labels: dict[str, str]) -> list[str]:
+    """The certs.d files removing a registry container also removes, for the plan to show."""
+    return [f"removes {path}" for path in _trusted_paths(labels)]
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from provisioner.htpasswd import htpasswd_entry
 from provisioner.models import RegistrySpec
 from provisioner.plan import ActionKind
-from provisioner.planner import plan_apply
+from provisioner.planner import plan_apply, plan_destroy
 from provisioner.registry import (
     CERTIFICATE_NOT_AFTER_LABEL,
     HTPASSWD_LABEL,
@@ -221,3 +221,42 @@ def test_remove_trusted_files_spares_changed_ones(tmp_path, monkeypatch):
     assert not ours.parent.exists()
     assert theirs.read_bytes() == b"replaced by hand"
     assert (theirs.parent / "client.cert").exists()
+
+
+def test_create_plan_shows_tls_side_effects(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUB_PASSWORD", "pw")
+    path = tmp_path / "blueprint.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: 1
+        project: hub
+        registries:
+          hub:
+            port: 5443
+            hostnames: [localhost, "*.hub.internal"]
+            trust_engine: true
+            auth: {users: {admin: {password_env: HUB_PASSWORD}}}
+        """))
+
+    plan = plan_apply(build_desired_state(load_blueprint(path)), snapshot_from_lists({}))
+
+    assert plan.action_for(ResourceId(Kind.VOLUME, "hub-ca")).reasons == [
+        "missing", "a new certificate authority (ecdsa-p256) is generated and kept in it"]
+    assert plan.action_for(ResourceId(Kind.CONTAINER, "hub")).reasons == [
+        "missing",
+        "image registry:2 will be pulled",
+        "a server certificate for localhost, *.hub.internal is issued, valid 365 days",
+        "an htpasswd file is written for admin",
+        "the CA is written to /etc/docker/certs.d/localhost:5443/ca.crt",
+    ]
+
+
+def test_destroy_plan_lists_trusted_files():
+    labels = {"io.provision.project": "hub", "io.provision.resource": "container/hub",
+              TRUSTED_FILES_LABEL: json.dumps(["/etc/docker/certs.d/localhost:5443/ca.crt"])}
+    snapshot = snapshot_from_lists({"containers": [{"Id": "id-hub", "Names": ["/hub"], "Labels": labels, "State": "running",
+                                                    "HostConfig": {"NetworkMode": "default"}, "Mounts": []}]})
+
+    plan = plan_destroy("hub", snapshot)
+
+    assert plan.actions[0].reasons == ["destroy: labelled with project hub",
+                                       "removes /etc/docker/certs.d/localhost:5443/ca.crt"]
