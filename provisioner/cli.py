@@ -88,12 +88,28 @@ def cli() -> None:
 
 @cli.command()
 @common_options
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
-def validate(context: click.Context) -> None:
-    """Check the blueprint without contacting the engine."""
-    blueprint_path = _blueprint_path(context)
-    loaded = load_blueprint(blueprint_path)
-    click.echo(f"{blueprint_path}: valid (project {loaded.blueprint.project})")
+def validate(context: click.Context, files: tuple[Path, ...]) -> None:
+    """Check blueprints without contacting the engine.
+
+    FILES are checked one by one (default: the -f file, or blueprint.yaml);
+    the exit code is 1 if any of them is invalid, as a pre-commit hook needs.
+    """
+    invalid = 0
+    for blueprint_path in files or (_blueprint_path(context),):
+        try:
+            loaded = load_blueprint(blueprint_path)
+        except ProvisionError as error:
+            click.echo(str(error), err=True)
+            invalid += 1
+            continue
+        click.echo(f"{blueprint_path}: valid (project {loaded.blueprint.project})")
+    if invalid:
+        count = len(files) if files else 1
+        if count > 1:
+            click.echo(f"{invalid} of {count} blueprints are invalid", err=True)
+        sys.exit(1)
 
 
 @cli.command()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
 from provisioner import cli
 
@@ -80,3 +82,39 @@ def test_file_option_after_command(monkeypatch, capsys, tmp_path):
     cli.main()
 
     assert capsys.readouterr().out == f"{blueprint}: valid (project other)\n"
+
+
+def test_validate_several_files(monkeypatch, capsys, tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("version: 1\nproject: good\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nproject: Bad\n")
+
+    code, out, err = run_main(monkeypatch, capsys, "validate", str(good), str(bad), str(tmp_path / "missing.yaml"))
+
+    assert code == 1
+    assert out == f"{good}: valid (project good)\n"
+    assert f"{bad}:2:10: error: project: invalid name 'Bad'" in err
+    assert f"blueprint file {tmp_path / 'missing.yaml'} not found" in err
+    assert err.strip().endswith("2 of 3 blueprints are invalid")
+
+
+def test_validate_all_valid_exits_zero(monkeypatch, capsys, tmp_path):
+    files = []
+    for name in ("one", "two"):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"version: 1\nproject: {name}\n")
+        files.append(str(path))
+
+    monkeypatch.setattr(sys, "argv", ["provision", "validate", *files])
+    cli.main()
+
+    assert capsys.readouterr().out == f"{files[0]}: valid (project one)\n{files[1]}: valid (project two)\n"
+
+
+def test_pre_commit_hook_runs_validate():
+    hooks = yaml.safe_load((Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml").read_text())
+
+    assert [hook["id"] for hook in hooks] == ["provision-validate"]
+    assert hooks[0]["entry"] == "provision validate"
+    assert hooks[0]["pass_filenames"] is True
