@@ -25,6 +25,7 @@ from provisioner.executor import ExecuteOptions, ExecutionInterrupted, execute
 from provisioner.names import PROJECT_PATTERN
 from provisioner.render import render_outcome, render_plan, render_progress
 from provisioner.schema import blueprint_schema_text
+from provisioner.starter import SCHEMA_FILE, default_project_name, starter_blueprint
 from provisioner.validation import load_blueprint
 from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy, project_to_destroy, registry_ca_certificate
 
@@ -110,6 +111,30 @@ def validate(context: click.Context, files: tuple[Path, ...]) -> None:
         if count > 1:
             click.echo(f"{invalid} of {count} blueprints are invalid", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@common_options
+@click.option("--project", metavar="NAME", help="Project name (default: made from the folder's name).")
+@click.pass_context
+def init(context: click.Context, project: str | None) -> None:
+    """Write a commented starter blueprint; never overwrites a file."""
+    blueprint_path = _blueprint_path(context)
+    project = project or default_project_name(blueprint_path.absolute().parent)
+    if not re.match(PROJECT_PATTERN, project):
+        raise click.BadParameter(f"invalid project name {project!r}; use a-z, 0-9, '_' and '-'", param_hint="--project")
+    try:
+        with open(blueprint_path, "x", encoding="utf-8") as file:
+            file.write(starter_blueprint(project))
+    except FileExistsError:
+        raise ApplyRefused(f"{blueprint_path} already exists; init never overwrites a file. "
+                           "Pass -f PATH to write the starter somewhere else") from None
+    written = [str(blueprint_path)]
+    schema_path = blueprint_path.absolute().parent / SCHEMA_FILE
+    if not schema_path.exists():
+        schema_path.write_text(blueprint_schema_text(), encoding="utf-8")
+        written.append(str(schema_path.relative_to(Path.cwd()) if schema_path.is_relative_to(Path.cwd()) else schema_path))
+    click.echo(f"wrote {' and '.join(written)} (project {project}); next: provision -f {blueprint_path} plan")
 
 
 @cli.command()

@@ -84,3 +84,18 @@ def test_state_change_stops_container(engine_run, docker_client):
 
     destroyed = engine_run.provision("-f", str(blueprint), "destroy", "--auto-approve", *FAST)
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+
+
+def test_init_starter_applies(engine_run, docker_client):
+    engine_run.projects.add(engine_run.name("starter"))
+    initialised = engine_run.provision("init", "--project", engine_run.name("starter"))
+    blueprint = engine_run.workdir / "blueprint.yaml"
+
+    applied = engine_run.provision("-f", str(blueprint), "apply", "--auto-approve", *FAST)
+    replanned = engine_run.provision("-f", str(blueprint), "plan")
+    destroyed = engine_run.provision("-f", str(blueprint), "destroy", "--auto-approve", *FAST)
+
+    assert initialised.returncode == 0, initialised.stderr
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert replanned.stdout.startswith("No changes."), replanned.stdout
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr

@@ -9,6 +9,8 @@ import pytest
 import yaml
 
 from provisioner import cli
+from provisioner.schema import blueprint_schema_text
+from provisioner.validation import load_blueprint
 
 
 def run_main(monkeypatch, capsys, *arguments: str) -> tuple[int, str, str]:
@@ -118,3 +120,42 @@ def test_pre_commit_hook_runs_validate():
     assert [hook["id"] for hook in hooks] == ["provision-validate"]
     assert hooks[0]["entry"] == "provision validate"
     assert hooks[0]["pass_filenames"] is True
+
+
+def test_init_writes_valid_starter(monkeypatch, capsys, tmp_path):
+    folder = tmp_path / "My App"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(sys, "argv", ["provision", "init"])
+
+    cli.main()
+    loaded = load_blueprint(folder / "blueprint.yaml")
+
+    assert capsys.readouterr().out == ("wrote blueprint.yaml and blueprint.schema.json (project my-app); "
+                                       "next: provision -f blueprint.yaml plan\n")
+    assert loaded.blueprint.project == "my-app"
+    assert list(loaded.blueprint.containers) == ["my-app-app"]
+    assert (folder / "blueprint.yaml").read_text().startswith("# yaml-language-server: $schema=blueprint.schema.json\n")
+    assert (folder / "blueprint.schema.json").read_text() == blueprint_schema_text()
+
+
+def test_init_never_overwrites(monkeypatch, capsys, tmp_path):
+    existing = tmp_path / "blueprint.yaml"
+    existing.write_text("version: 1\nproject: mine\n")
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = run_main(monkeypatch, capsys, "init", "--project", "other")
+
+    assert code == 1
+    assert err.startswith("blueprint.yaml already exists; init never overwrites a file.")
+    assert existing.read_text() == "version: 1\nproject: mine\n"
+
+
+def test_init_rejects_invalid_project(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+
+    code, _, err = run_main(monkeypatch, capsys, "init", "--project", "Not Valid")
+
+    assert code == 1
+    assert "invalid project name 'Not Valid'" in err
+    assert not (tmp_path / "blueprint.yaml").exists()

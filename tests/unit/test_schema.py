@@ -43,3 +43,11 @@ def test_schema_rejects_unknown_key():
     errors = list(validator.iter_errors(document))
     assert len(errors) == 1
     assert "imagee" in errors[0].message
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
+def test_example_points_editors_at_schema(example):
+    first_line = example.read_text().splitlines()[0]
+
+    assert first_line == "# yaml-language-server: $schema=../schemas/blueprint.schema.json"
+    assert (example.parent / "../schemas/blueprint.schema.json").resolve() == COMMITTED
