@@ -58,6 +58,11 @@ def _problem_from_detail(detail: dict[str, Any], source_map: SourceMap) -> Probl
 
     location = source_map.locate(path)
     message = _clean_message(detail["msg"])
+    if isinstance(value, bool) and path in source_map.boolean_texts:
+        written = source_map.boolean_texts[path]
+        word = str(value).lower()
+        return Problem(location, format_key_path(path), f"{written!r} is read by YAML as the boolean {word}",
+                       f"quote it, as \"{written}\", if you meant the text")
     if path == ("version",):
         return Problem(location, "version", f"unsupported version {value!r}", "write version: 1, as a number without quotes")
     if kind in ("model_type", "model_attributes_type", "dict_type"):

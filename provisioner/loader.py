@@ -8,6 +8,7 @@ aliases and the `<<` merge key still work.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 # the same positions; fall back when PyYAML was built without it.
 LOADER_CLASS = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# Numbers whose value reads the same as their text; any other number keeps its text.
+NUMBER_AS_WRITTEN = re.compile(r"^[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
+
 # Refuse documents that would take long to parse or nest deeper than any real blueprint.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NESTING = 64
@@ -36,6 +40,8 @@ class SourceMap:
     file: str
     key_positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
     value_positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    # The text of scalars YAML read as booleans (yes, off, ...), for messages that quote what the user wrote.
+    boolean_texts: dict[KeyPath, str] = field(default_factory=dict)
 
     def locate(self, path: KeyPath, *, at_key: bool = False) -> Location:
         """Return the position of `path`, or of its nearest recorded parent.
@@ -167,8 +173,12 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
         value = self.loader.construct_object(node, deep=True)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and ":" in node.value:
-            # YAML 1.1 reads 22:22 as the base-60 number 1342; a blueprint never means that.
+        if isinstance(value, bool):
+            self.source_map.boolean_texts[path] = node.value
+        elif isinstance(value, (int, float)) and not NUMBER_AS_WRITTEN.match(node.value):
+            # YAML 1.1 reads 22:22 as the base-60 number 1342, 0644 as the octal
+            # 420 and 1_000 as 1000. A blueprint means the text: a port mapping
+            # or a mode. Numeric fields still accept the text of a number.
             return node.value
         return value
 

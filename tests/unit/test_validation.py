@@ -926,8 +926,8 @@ def test_environment_boolean_rejected(blueprint_problems):
     problem = only(problems)
     assert position(problem) == (7, 14)
     assert problem.key_path == "containers.web.environment.DEBUG"
-    assert problem.message.startswith("the value is the boolean true")
-    assert 'quote it, for example "true"' in problem.message
+    assert problem.message == "'true' is read by YAML as the boolean true"
+    assert problem.hint == 'quote it, as "true", if you meant the text'
 
 
 def test_environment_quoted_boolean_loads(write_blueprint):
@@ -2144,3 +2144,60 @@ def test_services_key_hints_containers(blueprint_problems):
     assert position(problem) == (3, 1)
     assert problem.message == "unknown key 'services'"
     assert problem.hint == "provision calls them containers; rename services: to containers:"
+
+
+# YAML 1.1 values that must not turn silently into something else
+
+
+def test_yaml_booleans_where_text_expected(blueprint_problems):
+    problems = blueprint_problems("""\
+        version: 1
+        project: demo
+        volumes:
+          v: {labels: {enabled: on}}
+        containers:
+          web:
+            image: busybox
+            user: yes
+            environment: {FLAG: off}
+        """)
+
+    assert [(position(problem), problem.key_path, problem.message, problem.hint) for problem in problems] == [
+        ((4, 25), "volumes.v.labels.enabled", "'on' is read by YAML as the boolean true",
+         'quote it, as "on", if you meant the text'),
+        ((8, 11), "containers.web.user", "'yes' is read by YAML as the boolean true",
+         'quote it, as "yes", if you meant the text'),
+        ((9, 25), "containers.web.environment.FLAG", "'off' is read by YAML as the boolean false",
+         'quote it, as "off", if you meant the text'),
+    ]
+
+
+def test_yaml_numbers_keep_their_text(write_blueprint):
+    path = write_blueprint("""\
+        version: 1
+        project: demo
+        volumes:
+          v: {driver_opts: {o: 0644, size: 1_000, plain: 42}}
+        containers:
+          web:
+            image: busybox
+            ports: [22:22, 0443:443]
+            environment: {HEX: 0x1F}
+        """)
+
+    loaded = load_blueprint(path).blueprint
+
+    assert loaded.volumes["v"].driver_opts == {"o": "0644", "size": "1_000", "plain": "42"}
+    assert [(port.host_port, port.container_port) for port in loaded.containers["web"].ports] == [(22, 22), (443, 443)]
+    assert loaded.containers["web"].environment == {"HEX": "0x1F"}
+
+
+def test_yaml_boolean_where_boolean_expected(write_blueprint):
+    path = write_blueprint("""\
+        version: 1
+        project: demo
+        networks:
+          inner: {internal: yes}
+        """)
+
+    assert load_blueprint(path).blueprint.networks["inner"].internal is True
