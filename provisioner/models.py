@@ -220,6 +220,9 @@ class ContainerSpec(StrictModel):
     @classmethod
     def _networks_mapping(cls, value: Any) -> Any:
         if isinstance(value, list):
+            for name in value:
+                if not isinstance(name, str):
+                    raise ValueError(f"invalid network {name!r} in the list; write network names, such as [backend]")
             return {name: {} for name in value}
         if isinstance(value, dict):
             return {name: {} if item is None else item for name, item in value.items()}

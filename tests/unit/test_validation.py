@@ -2201,3 +2201,18 @@ def test_yaml_boolean_where_boolean_expected(write_blueprint):
         """)
 
     assert load_blueprint(path).blueprint.networks["inner"].internal is True
+
+
+def test_network_list_with_non_name(blueprint_problems):
+    problems = blueprint_problems("""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: busybox
+            networks: [[]]
+        """)
+
+    problem = only(problems)
+    assert problem.key_path == "containers.web.networks"
+    assert problem.message == "invalid network [] in the list; write network names, such as [backend]"
