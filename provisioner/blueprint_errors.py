@@ -42,7 +42,7 @@ def _problem_from_detail(detail: dict[str, Any], source_map: SourceMap) -> Probl
         return Problem(source_map.locate(path, at_key=True), format_key_path(path),
                        f"invalid name {path[-1]!r}", f"{rule}; rename it")
 
-    path = _data_path(loc)
+    path = _data_path(loc, source_map)
     if kind == "extra_forbidden":
         return _unknown_key_problem(path, source_map)
 
@@ -140,10 +140,20 @@ def _container_in(annotation: Any) -> Any:
     return None
 
 
-def _data_path(loc: tuple) -> KeyPath:
-    # Pydantic adds entries such as 'function-after[...]' or a union member's
-    # type name to a location; they are not keys of the file.
-    return tuple(part for part in loc if isinstance(part, int) or ("[" not in part and "(" not in part))
+def _data_path(loc: tuple, source_map: SourceMap) -> KeyPath:
+    """The key path of the file that a pydantic location refers to.
+
+    Pydantic adds entries such as 'function-after[...]' or a union member's
+    type name to a location; they are not keys of the file. A key the file
+    really has is kept even when it looks like one of them.
+    """
+    path: KeyPath = ()
+    for part in loc:
+        candidate = path + (part,)
+        in_file = candidate in source_map.key_positions or candidate in source_map.value_positions
+        if in_file or isinstance(part, int) or ("[" not in part and "(" not in part):
+            path = candidate
+    return path
 
 
 def _clean_message(message: str) -> str:
