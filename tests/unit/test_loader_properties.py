@@ -1,7 +1,6 @@
 """Whatever the file holds, loading a blueprint gives a model or a list of problems, never a traceback.
 
-The examples are derandomized so that CI runs are repeatable; run with
---hypothesis-seed=random locally to explore further.
+The examples are derandomized, so that a CI run is repeatable.
 """
 
 from __future__ import annotations
