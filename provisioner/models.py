@@ -75,6 +75,17 @@ def _user_labels(labels: dict[str, str]) -> dict[str, str]:
     return labels
 
 
+def _address_text(value: Any) -> Any:
+    if value is not None and not isinstance(value, (str, ipaddress.IPv4Address)):
+        # pydantic would read a number (or a YAML boolean) as an address.
+        raise ValueError(f"{value!r} is not an IPv4 address; write it as text, such as 10.1.0.5")
+    return value
+
+
+# An IPv4 address that must be written as text in the file.
+AddressText = Annotated[ipaddress.IPv4Address, BeforeValidator(_address_text, json_schema_input_type=str)]
+
+
 # Labels a user may set: any, except provision's own.
 UserLabels = Annotated[dict[str, Text], AfterValidator(_user_labels)]
 
@@ -98,7 +109,7 @@ class NetworkSpec(StrictModel):
 
     driver: Literal["bridge", "overlay"] = Field("bridge", description="Network driver.")
     subnet: ipaddress.IPv4Network | None = Field(None, description="IPv4 subnet in CIDR form; the engine picks one when omitted.")
-    gateway: ipaddress.IPv4Address | None = Field(None, description="Gateway address inside the subnet.")
+    gateway: AddressText | None = Field(None, description="Gateway address inside the subnet.")
     ip_range: ipaddress.IPv4Network | None = Field(None, description="Range inside the subnet from which the engine assigns addresses.")
     internal: bool = Field(False, description="Cut the network off from outside traffic.")
     labels: UserLabels = Field(default_factory=dict, description="Labels added to the network.")
@@ -106,6 +117,9 @@ class NetworkSpec(StrictModel):
     @field_validator("subnet", "ip_range", mode="before")
     @classmethod
     def _network_without_host_bits(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            # pydantic would read a number (or a YAML boolean) as an address.
+            raise ValueError(f"{value!r} is not an IPv4 network in CIDR form; write it as text, such as 10.1.0.0/24")
         if isinstance(value, str):
             try:
                 ipaddress.IPv4Network(value)
@@ -128,7 +142,7 @@ class NetworkSpec(StrictModel):
 class ContainerNetwork(StrictModel):
     """A container's attachment to one blueprint network."""
 
-    ipv4_address: ipaddress.IPv4Address | None = Field(None, description="Static address inside the network's subnet.")
+    ipv4_address: AddressText | None = Field(None, description="Static address inside the network's subnet.")
     aliases: list[str] = Field(default_factory=list, description="Extra DNS names of the container on this network.")
 
 
@@ -304,7 +318,7 @@ class RegistrySpec(StrictModel):
     """A private image registry served over TLS, run as a container of the same name."""
 
     image: str = Field("registry:2", description="Registry image; it must read the REGISTRY_* settings of distribution 2.")
-    bind: ipaddress.IPv4Address = Field(ipaddress.IPv4Address("0.0.0.0"), description="Host address to publish on.")
+    bind: AddressText = Field(ipaddress.IPv4Address("0.0.0.0"), description="Host address to publish on.")
     port: int = Field(ge=1, le=65535, description="Host port; the registry listens on 443 inside its container.")
     hostnames: list[str] = Field(min_length=1, description="DNS names and IP addresses the certificate covers.")
 

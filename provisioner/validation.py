@@ -248,10 +248,10 @@ class BlueprintRules:
                 continue
             if spec.gateway is not None and spec.gateway not in spec.subnet:
                 self._report(path + ("gateway",), f"gateway {spec.gateway} is outside subnet {spec.subnet}",
-                             f"pick a gateway inside {spec.subnet}, such as {next(spec.subnet.hosts())}")
+                             f"pick a gateway inside {spec.subnet}, such as {first_host(spec.subnet)}")
             if spec.gateway is not None and spec.gateway in (spec.subnet.network_address, spec.subnet.broadcast_address):
                 self._report(path + ("gateway",), f"gateway {spec.gateway} is the network or broadcast address of {spec.subnet}",
-                             f"use a host address such as {next(spec.subnet.hosts())}")
+                             f"use a host address such as {first_host(spec.subnet)}")
             if spec.ip_range is not None and not spec.ip_range.subnet_of(spec.subnet):
                 self._report(path + ("ip_range",), f"ip_range {spec.ip_range} is not inside subnet {spec.subnet}",
                              f"pick a range inside {spec.subnet}")
@@ -321,11 +321,16 @@ class BlueprintRules:
                          at_key=True)
 
 
+def first_host(subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address:
+    """The first usable address; hosts() returns a list, not an iterator, for /31 and /32."""
+    return next(iter(subnet.hosts()), subnet.network_address)
+
+
 def effective_gateway(network: NetworkSpec) -> ipaddress.IPv4Address | None:
     """Return the declared gateway, or else the first host address, which the engine takes when none is declared."""
     if network.gateway is not None or network.subnet is None:
         return network.gateway
-    return next(network.subnet.hosts(), None)
+    return first_host(network.subnet)
 
 
 def container_dependencies(spec: ContainerSpec) -> list[str]:

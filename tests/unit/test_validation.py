@@ -2216,3 +2216,30 @@ def test_network_list_with_non_name(blueprint_problems):
     problem = only(problems)
     assert problem.key_path == "containers.web.networks"
     assert problem.message == "invalid network [] in the list; write network names, such as [backend]"
+
+
+@pytest.mark.parametrize("value", ["false", "0", "167772160"])
+def test_subnet_must_be_text(blueprint_problems, value):
+    problems = blueprint_problems(f"""\
+        version: 1
+        project: demo
+        networks:
+          backend: {{subnet: {value}}}
+        """)
+
+    problem = only(problems)
+    assert problem.key_path == "networks.backend.subnet"
+    assert "not an IPv4 network in CIDR form" in problem.message or "read by YAML as the boolean" in problem.message
+
+
+def test_single_address_subnet_checks(blueprint_problems):
+    problems = blueprint_problems("""\
+        version: 1
+        project: demo
+        networks:
+          backend: {subnet: 10.1.0.0/32, gateway: 10.2.0.1}
+        """)
+
+    problem = only(problems)
+    assert problem.message == "gateway 10.2.0.1 is outside subnet 10.1.0.0/32"
+    assert problem.hint == "pick a gateway inside 10.1.0.0/32, such as 10.1.0.0"
