@@ -204,13 +204,15 @@ class _StepRunner:
         else:
             if check_image:
                 self._ensure_image(resource)
+            prepared = None
             if resource.role == "registry":
-                labels |= prepare_registry(self.engine, resource, previous_labels or {}, self._helper_labels())
+                prepared = prepare_registry(self.engine, resource, previous_labels or {}, self._helper_labels())
+                labels |= prepared.labels
             self.engine.create_container(name, resource.spec, labels, reused)
             if resource.state == "running":
                 self.engine.start_container(name, name)
-            if resource.role == "registry":
-                trust_registry(resource, self.engine, self._helper_labels())
+            if prepared is not None:
+                trust_registry(resource, prepared.ca_pem)
 
     def _ensure_image_named(self, image: str) -> None:
         if not self.engine.has_image(image):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -237,9 +238,17 @@ def create_certificate_authority(engine: Any, resource: DesiredResource, labels:
                               image=image, labels=labels)
 
 
+@dataclass(frozen=True)
+class PreparedRegistry:
+    """What the registry container needs once its files are written: its extra labels and the CA to trust."""
+
+    labels: dict[str, str]
+    ca_pem: bytes
+
+
 def prepare_registry(engine: Any, resource: DesiredResource, previous_labels: dict[str, str],
-                     helper_labels: dict[str, str]) -> dict[str, str]:
-    """Issue the certificate and htpasswd file, write them to NAME-tls, and return the labels for the container."""
+                     helper_labels: dict[str, str]) -> PreparedRegistry:
+    """Issue the certificate and htpasswd file, and write them to NAME-tls for the container to mount."""
     spec = resource.spec
     ca_volume, tls_volume = registry_volume_names(resource.id.name)
     image = spec["image"]
@@ -266,7 +275,7 @@ def prepare_registry(engine: Any, resource: DesiredResource, previous_labels: di
     if spec["trust_engine"]:
         labels[TRUSTED_FILES_LABEL] = json.dumps(spec["trust_engine"])
         labels[TRUSTED_CA_LABEL] = file_digest(ca.cert_pem)
-    return labels
+    return PreparedRegistry(labels, ca.cert_pem)
 
 
 def file_digest(content: bytes) -> str:
@@ -293,15 +302,10 @@ def _trusted_paths(labels: dict[str, str]) -> list[str]:
     return [path for path in paths if isinstance(path, str)]
 
 
-def trust_registry(resource: DesiredResource, engine: Any, helper_labels: dict[str, str]) -> None:
+def trust_registry(resource: DesiredResource, ca_pem: bytes) -> None:
     """Install the registry's CA where the local engine looks for it, so docker push works without a restart."""
-    paths = resource.spec["trust_engine"]
-    if not paths:
-        return
-    ca_volume, _ = registry_volume_names(resource.id.name)
-    ca = _certificate_authority(engine, resource, ca_volume, resource.spec["image"], helper_labels)
-    for path in paths:
-        write_public_file(Path(path), ca.cert_pem)
+    for path in resource.spec["trust_engine"]:
+        write_public_file(Path(path), ca_pem)
 
 
 def remove_trusted_files(labels: dict[str, str]) -> None:
