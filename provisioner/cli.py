@@ -127,7 +127,7 @@ def init(context: click.Context, project: str | None) -> None:
         with open(blueprint_path, "x", encoding="utf-8") as file:
             file.write(starter_blueprint(project))
     except FileExistsError:
-        raise ApplyRefused(f"{blueprint_path} already exists; init never overwrites a file. "
+        raise ProvisionError(f"{blueprint_path} already exists; init never overwrites a file. "
                            "Pass -f PATH to write the starter somewhere else") from None
     written = [str(blueprint_path)]
     schema_path = blueprint_path.absolute().parent / SCHEMA_FILE

@@ -123,7 +123,7 @@ def _container_drift(spec: dict[str, Any], observed: ObservedContainer, snapshot
 
 def _image_drift(spec: dict[str, Any], observed: ObservedContainer, snapshot: Snapshot) -> list[FieldChange]:
     image = spec["image"]
-    current_id = snapshot.images.get(_with_default_tag(image))
+    current_id = snapshot.image_id(image)
     # Once the tag moves to another image, the engine lists the container's
     # image by its id instead of the tag it was created from.
     same_reference = observed.image == image or observed.image.startswith("sha256:")
@@ -214,13 +214,6 @@ def _first_per_field(changes: list[FieldChange]) -> list[FieldChange]:
 
 def _root(field: str) -> str:
     return field.split(".", 1)[0].split("[", 1)[0]
-
-
-def _with_default_tag(image: str) -> str:
-    last = image.rsplit("/", 1)[-1]
-    if ":" in last or "@" in last:
-        return image
-    return f"{image}:latest"
 
 
 def _short_id(identifier: str) -> str:

@@ -111,7 +111,7 @@ def _create_reasons(resource: DesiredResource, snapshot: Snapshot) -> list[str]:
     reasons = ["missing"]
     if resource.id.kind is Kind.CONTAINER:
         image = resource.spec["image"]
-        present = _image_present(image, snapshot)
+        present = snapshot.image_id(image) is not None
         if resource.pull == "always" or (resource.pull == "missing" and not present):
             reasons.append(f"image {image} will be pulled")
     if resource.role == "registry-ca":
@@ -170,7 +170,7 @@ def _check_images(actions: dict[ResourceId, Action], snapshot: Snapshot, plan: P
         if action.kind not in RECREATING or resource is None or resource.id.kind is not Kind.CONTAINER:
             continue
         image = resource.spec["image"]
-        if resource.pull == "never" and not _image_present(image, snapshot):
+        if resource.pull == "never" and snapshot.image_id(image) is None:
             plan.blockers.append(Blocker(resource.id, f"image {image} is not on the engine, and pull is never",
                                          f"build or load {image} on the engine first, or set pull: missing"))
 
@@ -212,10 +212,6 @@ def _check_trust_engine(actions: dict[ResourceId, Action], snapshot: Snapshot, p
 
 def _observed_labels(action: Action) -> dict[str, str]:
     return action.observed.labels if action.observed is not None else {}
-
-
-def _image_present(image: str, snapshot: Snapshot) -> bool:
-    return image in snapshot.images or f"{image}:latest" in snapshot.images
 
 
 def _check_engine_features(desired: DesiredState, snapshot: Snapshot, plan: Plan) -> None:

@@ -183,6 +183,12 @@ class Snapshot:
         names = observed.labels.get(DEPENDS_ON_LABEL, "")
         return {ResourceId(Kind.CONTAINER, name) for name in names.split(",") if name in self.containers}
 
+    def image_id(self, image: str) -> str | None:
+        """The id of the local image `image` refers to; a reference without a tag means :latest."""
+        last = image.rsplit("/", 1)[-1]
+        reference = image if ":" in last or "@" in last else f"{image}:latest"
+        return self.images.get(reference)
+
     def container_by_id(self, container_id: str) -> ObservedContainer | None:
         return next((item for item in self.containers.values() if item.id == container_id), None)
 
