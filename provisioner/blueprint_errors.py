@@ -126,7 +126,7 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _container_in(annotation: Any) -> Any:
-    """The item type of a dict or list annotation, looking through Optional."""
+    """Return the item type of a dict or list annotation, looking through Optional."""
     origin = typing.get_origin(annotation)
     if origin is dict:
         return typing.get_args(annotation)[1]
@@ -141,7 +141,7 @@ def _container_in(annotation: Any) -> Any:
 
 
 def _data_path(loc: tuple, source_map: SourceMap) -> KeyPath:
-    """The key path of the file that a pydantic location refers to.
+    """Return the key path of the file that a pydantic location refers to.
 
     Pydantic adds entries such as 'function-after[...]' or a union member's
     type name to a location; they are not keys of the file. A key the file

@@ -30,7 +30,7 @@ from provisioner.snapshot import Snapshot, snapshot_from_lists
 
 log = logging.getLogger(__name__)
 
-# Where a volume is mounted in the short-lived container that reads or writes its files.
+# Mount point of a volume in the short-lived container that reads or writes its files.
 VOLUME_ACCESS_PATH = "/provision-volume"
 
 # How long to wait for a removed network to disappear from the engine's list.

@@ -67,7 +67,7 @@ class UnknownResource(ProvisionError):
 
 
 class EngineUnreachable(ProvisionError):
-    """No Docker engine answered where the client looked for one."""
+    """No Docker engine responded where the client looked for one."""
 
 
 class ApplyRefused(ProvisionError):

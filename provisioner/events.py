@@ -1,4 +1,4 @@
-"""What the executor reports while it works; the renderer turns these into lines."""
+"""Events the executor reports while it works, which the renderer turns into lines."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """htpasswd entries for the registry's basic authentication.
 
 The distribution registry accepts only bcrypt entries in its htpasswd file.
-bcrypt salts each hash at random, so an existing entry is kept while the
-password still matches it; otherwise every apply would write a new file.
+bcrypt salts each hash at random. An existing entry is therefore kept while
+the password still matches it, or every apply would write a new file.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def htpasswd_entry(user: str, password: str, *, previous: str | None = None) -> 
 
 
 def entry_matches(entry: str, user: str, password: str) -> bool:
-    """Whether `entry` is an htpasswd line for `user` whose hash matches `password`."""
+    """Return whether `entry` is an htpasswd line for `user` whose hash matches `password`."""
     name, separator, hashed = entry.partition(":")
     if not separator or name != user or not hashed.startswith("$2"):
         return False
@@ -42,7 +42,7 @@ def entry_matches(entry: str, user: str, password: str) -> bool:
 
 
 def htpasswd_file(entries: list[str]) -> bytes:
-    """The file the registry reads: one entry per line, sorted by user name."""
+    """Build the file the registry reads: one entry per line, sorted by user name."""
     return "".join(f"{entry}\n" for entry in sorted(entries)).encode("ascii")
 
 

@@ -38,7 +38,7 @@ def is_sensitive_name(name: str) -> bool:
 
 
 # NOTE: the digest is unsalted, so a weak password can be found from it by
-# guessing; the engine shows the plain value to anyone who may inspect anyway.
+# guessing. The engine shows the plain value to anyone who may inspect anyway.
 def stored_form(spec: dict[str, Any]) -> dict[str, Any]:
     """Return the spec as labels record it, with sensitive environment values replaced by their digest."""
     environment = spec.get("environment")

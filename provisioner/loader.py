@@ -142,7 +142,7 @@ def _syntax_problem(name: str, error: yaml.MarkedYAMLError) -> Problem:
 
 
 def _syntax_hint(problem: str) -> str:
-    """A likely fix for the parser messages people meet most."""
+    """Return a likely fix for the parser messages people meet most."""
     if "\\t" in problem or "tab" in problem:
         return "indent with spaces; YAML does not allow tabs for indentation"
     if "mapping values are not allowed" in problem:

@@ -280,7 +280,7 @@ class CertificateFiles(StrictModel):
 
 
 class RegistryTls(StrictModel):
-    """How the registry's TLS certificate is made."""
+    """Settings of the registry's TLS certificate and its CA."""
 
     ca: Literal["generate"] | CertificateFiles = Field(
         "generate", description="generate (a CA that provision creates and keeps on the engine), or {cert, key} of an existing CA.")
@@ -304,7 +304,7 @@ class RegistryUser(StrictModel):
     """A user of the registry; the password comes from the environment, never from the file."""
 
     password_env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                              description="Environment variable that holds the password.")
+                              description="Environment variable that contains the password.")
 
 
 class RegistryAuth(StrictModel):

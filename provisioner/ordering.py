@@ -82,7 +82,7 @@ def build_schedule(plan: Plan, desired: DesiredState | None, snapshot: Snapshot)
 
 
 def ordered_actions(plan: Plan, desired: DesiredState | None, snapshot: Snapshot) -> list[Action]:
-    """The plan's actions in the order their first step runs."""
+    """Return the plan's actions in the order their first step runs."""
     schedule = build_schedule(plan, desired, snapshot)
     seen: list[Action] = []
     for step in schedule.order():

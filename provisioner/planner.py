@@ -126,7 +126,7 @@ def _recreate_dependents(desired: DesiredState, snapshot: Snapshot, actions: dic
 
     A container keeps the network, volume or namespace it was created with, so
     when that dependency is recreated the container must be recreated too. A
-    container sharing the namespace of one that is started again is left with
+    container sharing the namespace of a container started again is left with
     only a loopback interface, so it is recreated as well.
     """
     blocked = {blocker.resource for blocker in plan.blockers}
@@ -254,7 +254,7 @@ def _conflict(resource_id: ResourceId, observed: Observed, project: str) -> Bloc
 
 
 def _data_loss(observed: Observed, desired: DesiredResource | None = None) -> list[str]:
-    """What removing `observed` would destroy that the blueprint cannot recreate.
+    """List what removing `observed` would destroy that the blueprint cannot recreate.
 
     A replaced container hands its anonymous volumes to its successor where the
     new spec keeps them anonymous, so only the targets it drops lose data.

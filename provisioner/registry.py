@@ -1,10 +1,10 @@
 """A private registry served over TLS: its resources, its key material and the engine's trust in it.
 
 A registry NAME becomes three resources:
-- volume NAME-ca holds the generated certificate authority (the key in a 0700
+- volume NAME-ca contains the generated certificate authority (the key in a 0700
   folder, mode 0600). It is never mounted into the registry, and it lives on
   the engine, so any checkout of the blueprint finds the same CA again.
-- volume NAME-tls holds what the registry reads: the server certificate and
+- volume NAME-tls contains what the registry reads: the server certificate and
   key, the htpasswd file and a copy of the CA certificate. It is mounted
   read-only at /certs.
 - container NAME runs the registry image with the TLS and auth settings in
@@ -37,7 +37,7 @@ TRUSTED_FILES_LABEL = LABEL_PREFIX + "trusted-files"
 # SHA-256 of the CA certificate written to those files; only files with this content are provision's to remove.
 TRUSTED_CA_LABEL = LABEL_PREFIX + "trusted-ca-sha256"
 
-# Where the files sit inside the volumes, and where the registry finds NAME-tls.
+# Paths of the files inside the volumes, and the mount point of NAME-tls in the registry.
 CA_CERT_FILE = "ca.crt"
 CA_KEY_FILE = "private/ca.key"
 SERVER_CERT_FILE = "server.crt"
@@ -79,7 +79,7 @@ def registry_resources(name: str, registry: RegistrySpec, base_dir: Path) -> lis
 
 
 def registry_container_spec(name: str, registry: RegistrySpec, base_dir: Path) -> dict[str, Any]:
-    """The registry container's spec; it also records what its certificate was made from."""
+    """Build the registry container's spec, which also records what its certificate was made from."""
     _, tls_volume = registry_volume_names(name)
     environment = {
         "REGISTRY_HTTP_ADDR": "0.0.0.0:443",
@@ -126,7 +126,7 @@ def registry_container_spec(name: str, registry: RegistrySpec, base_dir: Path) -
 
 
 def trusted_ca_paths(registry: RegistrySpec) -> list[Path]:
-    """Where the engine looks for the CA of each hostname: certs.d/HOST:PORT/ca.crt, or certs.d/HOST when the port is 443."""
+    """Return where the engine looks for the CA of each hostname: certs.d/HOST:PORT/ca.crt, or certs.d/HOST on port 443."""
     paths = []
     for hostname in registry.hostnames:
         if hostname.startswith("*."):
@@ -138,7 +138,7 @@ def trusted_ca_paths(registry: RegistrySpec) -> list[Path]:
 
 
 def _source_identity(files: CertificateFiles | str | None, base_dir: Path) -> str | None:
-    """What a certificate comes from, for the spec: "generate", the SHA-256 of a given file, or None."""
+    """Return the source of a certificate for the spec: "generate", the SHA-256 of a given file, or None."""
     if files is None or isinstance(files, str):
         return files
     content = resolve_path(files.cert, base_dir).read_bytes()
@@ -195,7 +195,7 @@ def registry_reasons(resource: DesiredResource, labels: dict[str, str], now: dat
 
 
 def registry_create_notes(resource: DesiredResource) -> list[str]:
-    """What creating a registry does beyond the container, for the plan to show."""
+    """List what creating a registry does beyond the container, for the plan to show."""
     tls = resource.spec["tls"]
     notes = []
     if tls["certificate"] is None:
@@ -207,7 +207,7 @@ def registry_create_notes(resource: DesiredResource) -> list[str]:
 
 
 def registry_removal_notes(labels: dict[str, str]) -> list[str]:
-    """The certs.d files removing a registry container also removes, for the plan to show."""
+    """List the certs.d files that removing a registry container also removes, for the plan to show."""
     return [f"removes {path}" for path in _trusted_paths(labels)]
 
 
@@ -227,7 +227,7 @@ def _entries_by_user(text: str) -> dict[str, str]:
 
 
 def create_certificate_authority(engine: Any, resource: DesiredResource, labels: dict[str, str]) -> None:
-    """Generate the CA of a registry and keep it in its volume, unless the volume already holds one."""
+    """Generate the CA of a registry and keep it in its volume, unless the volume already contains one."""
     name = resource.inputs["registry"]
     image = resource.inputs["image"]
     existing = engine.read_volume_files(resource.id.name, image=image, labels=labels)
@@ -240,7 +240,7 @@ def create_certificate_authority(engine: Any, resource: DesiredResource, labels:
 
 @dataclass(frozen=True)
 class PreparedRegistry:
-    """What the registry container needs once its files are written: its extra labels and the CA to trust."""
+    """Result of preparing a registry: the container's extra labels and the CA certificate to trust."""
 
     labels: dict[str, str]
     ca_pem: bytes
@@ -309,7 +309,7 @@ def trust_registry(resource: DesiredResource, ca_pem: bytes) -> None:
 
 
 def remove_trusted_files(labels: dict[str, str]) -> None:
-    """Remove exactly the certs.d files a registry container's labels say provision wrote, and their folders if empty."""
+    """Remove exactly the certs.d files a registry container's labels list as written by provision, and their folders if empty."""
     written = labels.get(TRUSTED_CA_LABEL)
     for text in _trusted_paths(labels):
         path = Path(text)
@@ -324,7 +324,7 @@ def remove_trusted_files(labels: dict[str, str]) -> None:
         try:
             path.parent.rmdir()
         except OSError:
-            pass  # not empty: it holds files provision did not write
+            pass  # not empty: it contains files provision did not write
 
 
 def certificate_authority_pem(engine: Any, resource: DesiredResource, helper_labels: dict[str, str]) -> bytes:

@@ -16,7 +16,7 @@ MAX_PASSWORD_BYTES = 72
 
 
 def registry_volume_names(name: str) -> tuple[str, str]:
-    """The volumes a registry keeps its material in: the CA (never mounted into the registry) and its TLS files."""
+    """Return the volumes a registry keeps its material in: the CA (never mounted into the registry) and its TLS files."""
     return f"{name}-ca", f"{name}-tls"
 
 

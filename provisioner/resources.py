@@ -49,7 +49,7 @@ class ResourceId:
 
 @dataclass(frozen=True)
 class DesiredResource:
-    """One object the blueprint asks for."""
+    """One object the blueprint declares."""
 
     id: ResourceId
     role: str
@@ -126,7 +126,7 @@ def network_spec(network: NetworkSpec) -> dict[str, Any]:
 
 
 def container_spec(container: ContainerSpec, base_dir: Path) -> dict[str, Any]:
-    """The container's settings as created on the engine; state, pull and depends_on are not part of it."""
+    """Build the container's settings as created on the engine. State, pull and depends_on are not part of them."""
     return {
         "image": container.image,
         "command": container.command,

@@ -56,11 +56,11 @@ class Observed:
         return stored_spec(self.labels)
 
     def owned_by(self, project: str) -> bool:
-        """Whether this object is the project's resource of its name (and not, say, one renamed by hand)."""
+        """Return whether this object is the project's resource of its name, and not one renamed by hand."""
         return self.project == project and self.resource == ResourceId(self.kind, self.name)
 
     def in_project(self, project: str) -> bool:
-        """Whether provision created this object for `project`, whatever it is called now."""
+        """Return whether provision created this object for `project`, whatever it is called now."""
         return self.project == project
 
 
@@ -151,7 +151,7 @@ class Snapshot:
         return self._table(resource.kind).get(resource.name)
 
     def in_project(self, project: str) -> list[Observed]:
-        """Every object labelled with `project`, including ones renamed since they were created."""
+        """List every object labelled with `project`, including ones renamed since they were created."""
         found: list[Observed] = []
         for table in (self.containers, self.networks, self.volumes):
             found += [item for item in table.values() if item.in_project(project)]
@@ -184,7 +184,7 @@ class Snapshot:
         return {ResourceId(Kind.CONTAINER, name) for name in names.split(",") if name in self.containers}
 
     def image_id(self, image: str) -> str | None:
-        """The id of the local image `image` refers to; a reference without a tag means :latest."""
+        """Return the id of the local image that `image` refers to, where a reference without a tag means :latest."""
         last = image.rsplit("/", 1)[-1]
         reference = image if ":" in last or "@" in last else f"{image}:latest"
         return self.images.get(reference)

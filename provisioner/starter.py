@@ -35,7 +35,7 @@ containers:
 
 
 def default_project_name(folder: Path) -> str:
-    """A valid project name made from a folder's name, for example 'My App' -> 'my-app'."""
+    """Make a valid project name from a folder's name, for example 'My App' -> 'my-app'."""
     name = re.sub(r"[^a-z0-9_-]+", "-", folder.resolve().name.lower()).strip("-_")
     return name or "project"
 

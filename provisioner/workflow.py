@@ -48,7 +48,7 @@ def plan_for_apply(path: Path, host: str | None, *, lock: bool = False, replace:
 
 
 def resolve_resource(desired: DesiredState, text: str) -> ResourceId:
-    """The blueprint resource that NAME or KIND/NAME (volume, network or container) refers to."""
+    """Return the blueprint resource that NAME or KIND/NAME (volume, network or container) refers to."""
     matches = [resource_id for resource_id in desired.resources
                if text in (resource_id.name, resource_id.label)]
     if len(matches) == 1:
@@ -69,7 +69,7 @@ def plan_for_destroy(project: str, host: str | None) -> Planned:
 
 
 def project_to_destroy(path: Path) -> tuple[str, BlueprintInvalid | None]:
-    """The blueprint's project, and the blueprint's problems if it has any.
+    """Return the blueprint's project, and the blueprint's problems if it has any.
 
     Destroy needs nothing but the project name, so a blueprint that no longer
     validates (a bind source gone, a typo) can still be torn down.
@@ -125,7 +125,7 @@ def read_snapshot(engine: Engine, desired: DesiredState) -> Snapshot:
 
 
 def registry_ca_certificate(path: Path, host: str | None, name: str) -> bytes:
-    """The PEM certificate of the CA that signs registry `name`, read from the engine or the blueprint's CA file."""
+    """Return the PEM certificate of the CA that signs registry `name`, from the engine or the blueprint's CA file."""
     loaded = load_blueprint(path, check_secrets=False)
     desired = build_desired_state(loaded)
     resource = desired.resources.get(ResourceId(Kind.CONTAINER, name))

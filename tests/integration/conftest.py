@@ -32,7 +32,7 @@ PROJECT_LABEL = "io.provision.project"
 
 @pytest.fixture(scope="session")
 def docker_client() -> docker.DockerClient:
-    """A client for the engine; fails (never skips) when none answers, so a broken set-up cannot pass."""
+    """A client for the engine; fails (never skips) when none responds, so a broken set-up cannot pass."""
     try:
         client = docker.from_env()
         client.ping()
