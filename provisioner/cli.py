@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -26,7 +27,10 @@ from provisioner.names import PROJECT_PATTERN
 from provisioner.render import render_outcome, render_plan, render_progress
 from provisioner.schema import blueprint_schema_text
 from provisioner.starter import SCHEMA_FILE, default_project_name, starter_blueprint
-from provisioner.validation import load_blueprint
+from provisioner.resolved import resolved_text
+from provisioner.secrets import Redactor, RedactingFilter
+from provisioner.validation import BlueprintSource, load_blueprint
+from provisioner.variables import VariableInputs
 from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy, project_to_destroy, registry_ca_certificate
 
 DEFAULT_BLUEPRINT = "blueprint.yaml"
@@ -34,28 +38,45 @@ DEFAULT_BLUEPRINT = "blueprint.yaml"
 # Set once apply or destroy starts changing the engine, so an interrupt is reported truthfully.
 _changing = False
 
+# Hides the values of the blueprint's secret variables in everything printed, once the blueprint is read.
+_redact = Redactor()
+
 HOST_HELP = ("Docker engine to use, for example unix:///var/run/docker.sock or tcp://HOST:2376. "
              "Default: as the docker CLI finds it (DOCKER_HOST and friends).")
 
 
 def _remember(key: str):
-    """Store an option's value in the context, so it may be given before or after the command name."""
+    """Store an option's value in the context, so it may be given before or after the command name.
+
+    Repeatable options add up: those before the command name come first.
+    """
 
     def callback(context: click.Context, parameter: click.Parameter, value: object) -> None:
         settings = context.ensure_object(dict)
-        if value:
+        if isinstance(value, tuple):
+            settings[key] = settings.get(key, ()) + value
+        elif value:
             settings[key] = value
         if key == "debug" and value:
             logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(RedactingFilter(_redact))
 
     return callback
 
 
 def common_options(function):
-    """Add -f, --host and --debug, which the group and every command accept."""
+    """Add the options that the group and every command accept: files, variables, engine and --debug."""
     options = [
-        click.option("-f", "--file", type=click.Path(path_type=Path), expose_value=False, callback=_remember("file"),
-                     help=f"Blueprint file to read (default: {DEFAULT_BLUEPRINT})."),
+        click.option("-f", "--file", "blueprint_files", multiple=True, type=click.Path(path_type=Path), expose_value=False,
+                     callback=_remember("files"),
+                     help=f"Blueprint file to read (default: {DEFAULT_BLUEPRINT}). Repeat it to merge override files "
+                          "over the first, later files winning."),
+        click.option("--var", "var_args", metavar="NAME=VALUE", multiple=True, expose_value=False,
+                     callback=_remember("var_args"), help="Set a variable; repeatable, and wins over --var-file."),
+        click.option("--var-file", "var_files", metavar="FILE", multiple=True, type=click.Path(path_type=Path),
+                     expose_value=False, callback=_remember("var_files"),
+                     help="YAML file of variable values; repeatable, later files winning."),
         click.option("--host", metavar="URL", expose_value=False, callback=_remember("host"), help=HOST_HELP),
         click.option("--debug", is_flag=True, expose_value=False, callback=_remember("debug"),
                      help="Log engine calls and show tracebacks of unexpected errors."),
@@ -94,22 +115,32 @@ def cli() -> None:
 def validate(context: click.Context, files: tuple[Path, ...]) -> None:
     """Check blueprints without contacting the engine.
 
-    FILES are checked one by one (default: the -f file, or blueprint.yaml);
-    the exit code is 1 if any of them is invalid, as a pre-commit hook needs.
+    FILES are checked one by one (default: the -f files merged, or
+    blueprint.yaml); the exit code is 1 if any of them is invalid, as a
+    pre-commit hook needs. A value that uses a variable without a value is
+    left unchecked, so a blueprint can be checked without its secrets.
     """
+    base = _source(context)
+    sources = [replace(base, files=(path,)) for path in files] or [base]
     invalid = 0
-    for blueprint_path in files or (_blueprint_path(context),):
+    for source in sources:
+        label = " + ".join(str(path) for path in source.files)
         try:
-            loaded = load_blueprint(blueprint_path)
+            loaded = load_blueprint(source, allow_missing=True)
         except ProvisionError as error:
-            click.echo(str(error), err=True)
+            _echo(str(error), err=True)
             invalid += 1
             continue
-        click.echo(f"{blueprint_path}: valid (project {loaded.blueprint.project})")
+        _redact.include(loaded.redact)
+        note = ""
+        if loaded.unrendered:
+            count = len(loaded.unrendered)
+            note = (f"; {count} {'value was' if count == 1 else 'values were'} not checked, because a variable "
+                    f"{'it uses' if count == 1 else 'they use'} has no value: {', '.join(sorted(loaded.unrendered))}")
+        _echo(f"{label}: valid (project {loaded.blueprint.project}{note})")
     if invalid:
-        count = len(files) if files else 1
-        if count > 1:
-            click.echo(f"{invalid} of {count} blueprints are invalid", err=True)
+        if len(sources) > 1:
+            _echo(f"{invalid} of {len(sources)} blueprints are invalid", err=True)
         sys.exit(1)
 
 
@@ -134,13 +165,29 @@ def init(context: click.Context, project: str | None) -> None:
     if not schema_path.exists():
         schema_path.write_text(blueprint_schema_text(), encoding="utf-8")
         written.append(str(schema_path.relative_to(Path.cwd()) if schema_path.is_relative_to(Path.cwd()) else schema_path))
-    click.echo(f"wrote {' and '.join(written)} (project {project}); next: provision -f {blueprint_path} plan")
+    _echo(f"wrote {' and '.join(written)} (project {project}); next: provision -f {blueprint_path} plan")
+
+
+@cli.command()
+@common_options
+@click.option("--format", "output_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
+              help="Output format.")
+@click.pass_context
+def config(context: click.Context, output_format: str) -> None:
+    """Print the blueprint as provision reads it.
+
+    The files are merged, templates rendered and defaults filled in; secret
+    values show as (secret NAME).
+    """
+    loaded = load_blueprint(_source(context))
+    _redact.include(loaded.redact)
+    _echo(resolved_text(loaded, output_format), nl=False)
 
 
 @cli.command()
 def schema() -> None:
     """Print the blueprint's JSON Schema (draft 2020-12)."""
-    click.echo(blueprint_schema_text(), nl=False)
+    _echo(blueprint_schema_text(), nl=False)
 
 
 @cli.command()
@@ -153,10 +200,10 @@ def ca(context: click.Context, registry: str) -> None:
     The PEM goes to standard output, so it can be redirected to a file; its
     fingerprint and expiry go to standard error, to compare on the client.
     """
-    pem = registry_ca_certificate(_blueprint_path(context), context.obj.get("host"), registry)
+    pem = registry_ca_certificate(_source(context), context.obj.get("host"), registry)
     info = describe(pem)
-    click.echo(pem.decode("ascii"), nl=False)
-    click.echo(f"CA {info.common_name}: SHA-256 fingerprint {info.sha256_fingerprint}, "
+    _echo(pem.decode("ascii"), nl=False)
+    _echo(f"CA {info.common_name}: SHA-256 fingerprint {info.sha256_fingerprint}, "
                f"valid until {info.not_after:%Y-%m-%d}", err=True)
 
 
@@ -166,8 +213,9 @@ def ca(context: click.Context, registry: str) -> None:
 @click.pass_context
 def plan(context: click.Context, replace: tuple[str, ...]) -> None:
     """Show what apply would change on the engine, and why."""
-    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"), replace=replace)
-    click.echo(render_plan(planned.plan, colour=_colour()))
+    planned = plan_for_apply(_source(context), context.obj.get("host"), replace=replace)
+    _redact.include(planned.loaded.redact)
+    _echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         sys.exit(1)
 
@@ -183,14 +231,15 @@ def plan(context: click.Context, replace: tuple[str, ...]) -> None:
 def apply(context: click.Context, auto_approve: bool, allow_data_loss: bool, stop_timeout: int, parallelism: int,
           replace: tuple[str, ...]) -> None:
     """Make the engine match the blueprint."""
-    planned = plan_for_apply(_blueprint_path(context), context.obj.get("host"), lock=True, replace=replace)
+    planned = plan_for_apply(_source(context), context.obj.get("host"), lock=True, replace=replace)
+    _redact.include(planned.loaded.redact)
     with _holding(planned):
         _apply_planned(planned, auto_approve, allow_data_loss,
                        ExecuteOptions(stop_timeout=stop_timeout, parallelism=parallelism))
 
 
 def _apply_planned(planned: Planned, auto_approve: bool, allow_data_loss: bool, options: ExecuteOptions) -> None:
-    click.echo(render_plan(planned.plan, colour=_colour()))
+    _echo(render_plan(planned.plan, colour=_colour()))
     if planned.plan.blockers:
         raise ApplyRefused("apply did not start: resolve the problems above first; nothing was changed")
     if not planned.plan.has_changes:
@@ -219,20 +268,20 @@ def destroy(context: click.Context, project: str | None, auto_approve: bool, sto
         raise click.BadParameter(f"invalid project name {project!r}; use a-z, 0-9, '_' and '-'", param_hint="--project")
     if project is None:
         try:
-            project, problems = project_to_destroy(_blueprint_path(context))
+            project, problems = project_to_destroy(_source(context))
         except BlueprintNotFound as error:
             raise BlueprintNotFound(f"{error}, or name the project with --project NAME") from None
         if problems is not None:
             for problem in problems.problems:
-                click.echo(problem.render().replace(": error: ", ": warning: ", 1), err=True)
-            click.echo(f"destroy needs only the project name, so it goes on with project {project}", err=True)
+                _echo(problem.render().replace(": error: ", ": warning: ", 1), err=True)
+            _echo(f"destroy needs only the project name, so it goes on with project {project}", err=True)
 
     planned = plan_for_destroy(project, context.obj.get("host"))
     with _holding(planned):
         if not planned.plan.has_changes:
-            click.echo(f"Nothing to destroy: no object on the engine is labelled with project {planned.plan.project}.")
+            _echo(f"Nothing to destroy: no object on the engine is labelled with project {planned.plan.project}.")
             return
-        click.echo(render_plan(planned.plan, colour=_colour(), verb="destroy"))
+        _echo(render_plan(planned.plan, colour=_colour(), verb="destroy"))
         _confirm("destroy", auto_approve)
         _run(planned, "destroy", ExecuteOptions(stop_timeout=stop_timeout, parallelism=parallelism))
 
@@ -248,7 +297,19 @@ def _holding(planned: Planned) -> Iterator[None]:
 
 
 def _blueprint_path(context: click.Context) -> Path:
-    return context.obj.get("file") or Path(DEFAULT_BLUEPRINT)
+    """The first blueprint file: the one init writes and the others are merged over."""
+    return _source(context).files[0]
+
+
+def _source(context: click.Context) -> BlueprintSource:
+    settings = context.obj
+    inputs = VariableInputs(var_files=settings.get("var_files", ()), var_args=settings.get("var_args", ()))
+    return BlueprintSource(settings.get("files") or (Path(DEFAULT_BLUEPRINT),), inputs)
+
+
+def _echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print, with the value of any secret variable hidden."""
+    click.echo(_redact(text), err=err, nl=nl)
 
 
 def _confirm(verb: str, auto_approve: bool) -> None:
@@ -257,7 +318,7 @@ def _confirm(verb: str, auto_approve: bool) -> None:
     if not sys.stdin.isatty():
         raise ApplyRefused(f"{verb} did not start: there is no terminal to confirm on, and nothing was changed; "
                            "rerun with --auto-approve to proceed without confirmation")
-    click.echo("")
+    _echo("")
     try:
         answer = click.prompt(f"Do you want to {verb}? Only 'yes' will be accepted", default="", show_default=False)
     except click.exceptions.Abort:
@@ -268,22 +329,22 @@ def _confirm(verb: str, auto_approve: bool) -> None:
 
 def _run(planned: Planned, verb: str, options: ExecuteOptions) -> None:
     global _changing
-    click.echo("")
+    _echo("")
     events: list[ActionFinished] = []
     desired = planned.desired if verb == "apply" else None
     _changing = True
     try:
         for event in execute(planned.plan, desired, planned.snapshot, planned.engine, options):
             events.append(event)
-            click.echo(render_progress(event, colour=_colour()))
+            _echo(render_progress(event, colour=_colour()))
     except ExecutionInterrupted:
         done = sum(1 for event in events if event.outcome is Outcome.DONE)
-        click.echo(f"\n{verb} interrupted: {done} of {len(planned.plan.actions)} actions done. Steps under way were "
+        _echo(f"\n{verb} interrupted: {done} of {len(planned.plan.actions)} actions done. Steps under way were "
                    f"allowed to finish and nothing else was started; run plan to see what is left.", err=True)
         sys.exit(130)
-    click.echo("")
+    _echo("")
     failed = any(event.outcome is not Outcome.DONE for event in events)
-    click.echo(render_outcome(events, verb), err=failed)
+    _echo(render_outcome(events, verb), err=failed)
     if failed:
         sys.exit(1)
 
@@ -298,21 +359,21 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
         if _changing:
-            click.echo("\ninterrupted while changing the engine; run plan to see what is left.", err=True)
+            _echo("\ninterrupted while changing the engine; run plan to see what is left.", err=True)
         else:
-            click.echo("\ninterrupted; nothing was changed.", err=True)
+            _echo("\ninterrupted; nothing was changed.", err=True)
         sys.exit(130)
     except click.ClickException as error:
         # Bad input exits 1, whether it is a bad option or a bad blueprint.
         error.show()
         sys.exit(1)
     except ProvisionError as error:
-        click.echo(str(error), err=True)
+        _echo(str(error), err=True)
         sys.exit(1)
     except Exception as error:  # noqa: BLE001 - the last line of defence for bugs
         if debug:
-            traceback.print_exc()
+            _echo(traceback.format_exc(), err=True, nl=False)
             sys.exit(1)
-        click.echo(f"error: unexpected {type(error).__name__}: {error} (a bug in provision; rerun with --debug to see "
+        _echo(f"error: unexpected {type(error).__name__}: {error} (a bug in provision; rerun with --debug to see "
                    "the traceback)", err=True)
         sys.exit(1)

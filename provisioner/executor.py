@@ -195,12 +195,12 @@ class _StepRunner:
         depends_on = [dependency.name for dependency in resource.after if dependency.kind is Kind.CONTAINER]
         labels = ownership_labels(self.project, resource.id.label, resource.role, resource.spec, depends_on)
         if resource.id.kind is Kind.VOLUME:
-            self.engine.create_volume(name, resource.spec, labels)
+            self.engine.create_volume(name, resource.engine_spec, labels)
             if resource.role == "registry-ca":
                 self._ensure_image_named(resource.inputs["image"])
                 create_certificate_authority(self.engine, resource, self._helper_labels())
         elif resource.id.kind is Kind.NETWORK:
-            self.engine.create_network(name, resource.spec, labels)
+            self.engine.create_network(name, resource.engine_spec, labels)
         else:
             if check_image:
                 self._ensure_image(resource)
@@ -208,7 +208,7 @@ class _StepRunner:
             if resource.role == "registry":
                 prepared = prepare_registry(self.engine, resource, previous_labels or {}, self._helper_labels())
                 labels |= prepared.labels
-            self.engine.create_container(name, resource.spec, labels, reused)
+            self.engine.create_container(name, resource.engine_spec, labels, reused)
             if resource.state == "running":
                 self.engine.start_container(name, name)
             if prepared is not None:

@@ -33,13 +33,41 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NESTING = 64
 
 
+# Override files may tag a value: `!reset` removes the key it would override,
+# `!override` replaces a mapping instead of merging into it.
+RESET_TAG = "!reset"
+OVERRIDE_TAG = "!override"
+
+
+class Reset:
+    """The value of a `!reset` key: the key is removed when files are merged."""
+
+    def __repr__(self) -> str:
+        return "!reset"
+
+
+RESET = Reset()
+
+
+@dataclass(frozen=True)
+class Override:
+    """A `!override` value: replaces what the earlier files hold instead of merging into it."""
+
+    value: Any
+
+
+# A position is (line, column) in the map's own file, or (line, column, file)
+# for a value that merging took from another file.
+Position = tuple[int, int] | tuple[int, int, str]
+
+
 @dataclass
 class SourceMap:
-    """Positions of keys and values in one file, by key path."""
+    """Positions of keys and values, by key path."""
 
     file: str
-    key_positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
-    value_positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[KeyPath, Position] = field(default_factory=dict)
+    value_positions: dict[KeyPath, Position] = field(default_factory=dict)
     # The text of scalars YAML read as booleans (yes, off, ...), for messages that quote what the user wrote.
     boolean_texts: dict[KeyPath, str] = field(default_factory=dict)
 
@@ -53,21 +81,33 @@ class SourceMap:
             prefix = tuple(path[:length])
             positions = self.key_positions if at_key else self.value_positions
             if prefix in positions:
-                line, column = positions[prefix]
-                return Location(self.file, line, column)
+                return self._location(positions[prefix])
             if prefix in self.value_positions:
-                line, column = self.value_positions[prefix]
-                return Location(self.file, line, column)
+                return self._location(self.value_positions[prefix])
         return Location(self.file, 1, 1)
+
+    def _location(self, position: Position) -> Location:
+        file = position[2] if len(position) > 2 else self.file
+        return Location(file, position[0], position[1])
 
 
 @dataclass
 class Document:
-    """A parsed blueprint file: its data and where each part of it came from."""
+    """A parsed blueprint: its data and where each part of it came from.
+
+    A document merged from several files keeps the first file's path; `files`
+    maps every file's display name to its path.
+    """
 
     path: Path
     data: Any
     source_map: SourceMap
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def base_dir_at(self, key_path: KeyPath) -> Path:
+        """Folder that a relative path written at `key_path` is relative to: that of the file it was written in."""
+        name = self.source_map.locate(key_path).file
+        return self.files.get(name, self.path).resolve().parent
 
 
 def load_document(path: Path, display_name: str | None = None) -> Document:
@@ -93,7 +133,7 @@ def load_document(path: Path, display_name: str | None = None) -> Document:
         # A mapping merged in several places repeats its problems; report each position once.
         unique = {(problem.location, problem.message): problem for problem in reversed(problems)}
         raise BlueprintInvalid(list(unique.values()))
-    return Document(path=path, data=data, source_map=source_map)
+    return Document(path=path, data=data, source_map=source_map, files={name: path})
 
 
 def _read_text(path: Path, name: str) -> str:
@@ -149,6 +189,8 @@ def _syntax_hint(problem: str) -> str:
         return "check this line's indentation, and quote a value that contains ': '"
     if "expected <block end>" in problem or "could not find expected ':'" in problem:
         return "check the indentation: keys of one mapping must start in the same column"
+    if "could not determine a constructor for the tag" in problem:
+        return f"a blueprint may use only the tags {RESET_TAG} and {OVERRIDE_TAG}; remove the tag or quote the value"
     if "found undefined alias" in problem:
         return "define the anchor (&name) before the alias (*name) that uses it"
     return ""
@@ -168,10 +210,21 @@ class _Builder:
             return None
 
         self._record_value(node, path)
+        if node.tag == RESET_TAG:
+            return RESET
+        if node.tag == OVERRIDE_TAG:
+            return Override(self._build_untagged(node, path))
+        return self._build_untagged(node, path)
+
+    def _build_untagged(self, node: yaml.Node, path: KeyPath) -> Any:
         if isinstance(node, yaml.MappingNode):
             return self._build_mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        if node.tag == OVERRIDE_TAG:
+            # The tag replaced the one YAML would have resolved from the text.
+            node = yaml.ScalarNode(self.loader.resolve(yaml.ScalarNode, node.value, (node.style is None, False)),
+                                   node.value, node.start_mark, node.end_mark, node.style)
         value = self.loader.construct_object(node, deep=True)
         if isinstance(value, bool):
             self.source_map.boolean_texts[path] = node.value

@@ -150,7 +150,7 @@ class Mount(StrictModel):
     """One entry of `volumes`, parsed from SOURCE:TARGET[:ro|rw] or TARGET."""
 
     type: Literal["anonymous", "volume", "bind"]
-    source: str | None
+    source: str | None = None
     target: str
     read_only: bool = False
 
@@ -345,18 +345,38 @@ class RegistrySpec(StrictModel):
     _restart_policy = field_validator("restart", mode="before")(ContainerSpec._restart_policy.__func__)
 
 
+VARIABLE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_NAME_PATTERN, max_length=128)]
+
+
+class VariableSpec(StrictModel):
+    """A value the blueprint takes from outside, used in templates as {{ vars.NAME }}."""
+
+    default: Any = Field(None, description="Value used when no other source sets one. Without a default, "
+                                           "a value must come from --var, --var-file or PROVISION_VAR_NAME.")
+    description: str = Field("", description="What the value is for; shown in errors about it.")
+    secret: bool = Field(False, description="Hide the value in plans, output, logs, errors and labels.")
+
+    @property
+    def has_default(self) -> bool:
+        return "default" in self.model_fields_set
+
+
 class Blueprint(StrictModel):
     """A whole blueprint file (version 1)."""
 
     version: Literal[1] = Field(description="Blueprint format version; must be 1.")
     project: ProjectName = Field(description="Project that owns every object below; lower-case letters, digits, '_' and '-'.")
+    variables: dict[VariableName, VariableSpec] = Field(
+        default_factory=dict, description="Values given per environment: from defaults, PROVISION_VAR_NAME, "
+                                          "--var-file and --var, later winning.")
     volumes: dict[DockerName, VolumeSpec] = Field(default_factory=dict, description="Named volumes.")
     networks: dict[DockerName, NetworkSpec] = Field(default_factory=dict, description="Networks.")
     volume_containers: dict[DockerName, VolumeContainerSpec] = Field(default_factory=dict, description="Data-only containers.")
     containers: dict[DockerName, ContainerSpec] = Field(default_factory=dict, description="Containers.")
     registries: dict[DockerName, RegistrySpec] = Field(default_factory=dict, description="Private registries served over TLS.")
 
-    @field_validator("volumes", "networks", "volume_containers", "containers", "registries", mode="before")
+    @field_validator("variables", "volumes", "networks", "volume_containers", "containers", "registries", mode="before")
     @classmethod
     def _empty_entries(cls, value: Any) -> Any:
         # `name:` with nothing after it means "all defaults", as in Compose.

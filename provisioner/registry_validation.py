@@ -34,7 +34,6 @@ class RegistryRules:
         self.declared_networks = declared_networks
         self.declared_containers = declared_containers
         self.check_secrets = check_secrets
-        self.base_dir = document.path.resolve().parent
         self.problems: list[Problem] = []
 
     def check(self) -> list[Problem]:
@@ -126,12 +125,12 @@ class RegistryRules:
     def _load_pair(self, path: KeyPath, files: CertificateFiles, check) -> KeyPair | None:
         contents = {}
         for key in ("cert", "key"):
-            file = resolve_path(getattr(files, key), self.base_dir)
+            file = resolve_path(getattr(files, key), self.document.base_dir_at(path[:3]))
             try:
                 contents[key] = file.read_bytes()
             except OSError as error:
                 self._report(path + (key,), f"cannot read {getattr(files, key)!r} (resolved to {file}): "
-                             f"{error.strerror}", "fix the path; a relative path is relative to the blueprint file")
+                             f"{error.strerror}", "fix the path; a relative path is relative to the file it is written in")
         if len(contents) < 2:
             return None
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from provisioner.events import ActionFinished, Outcome
 from provisioner.labels import SENSITIVE_PLACEHOLDER, is_sensitive_name
 from provisioner.plan import Action, ActionKind, Plan
+from provisioner.secrets import shown
 
 SYMBOLS = {
     ActionKind.CREATE: "+",
@@ -109,10 +110,14 @@ def _action_lines(action: Action, colour: bool) -> list[str]:
         title += "  " + _paint("DATA LOSS", "31;1", colour)
     lines = [title]
     for reason in action.reasons:
-        lines.append(f"      {reason}")
+        lines.append(f"      {shown(reason)}")
     for change in action.changes:
-        old, new = _shown(change.field, change.old), _shown(change.field, change.new)
-        lines.append(f"      {change.field}: {format_value(old)} -> {format_value(new)}")
+        old = shown(format_value(_shown(change.field, change.old)))
+        new = shown(format_value(_shown(change.field, change.new)))
+        if old == new:
+            # Only a secret's digest differs: the value itself is never printed.
+            new += " (secret value changed)"
+        lines.append(f"      {change.field}: {old} -> {new}")
     for loss in action.data_loss:
         lines.append(f"      removes {loss}")
     return lines

@@ -66,6 +66,11 @@ class DesiredResource:
     def spec_hash(self) -> str:
         return spec_hash(self.spec)
 
+    @property
+    def engine_spec(self) -> dict[str, Any]:
+        """The spec with the real values of secret variables, for the engine call that creates the object."""
+        return self.inputs.get("engine_spec", self.spec)
+
 
 @dataclass
 class DesiredState:
@@ -80,7 +85,17 @@ class DesiredState:
 
 
 def build_desired_state(loaded: LoadedBlueprint) -> DesiredState:
-    blueprint = loaded.blueprint
+    """Build the resources from the masked blueprint, each carrying its real spec when secrets differ from it."""
+    state = _desired_state(loaded, loaded.blueprint)
+    if loaded.has_secrets:
+        real = _desired_state(loaded, loaded.engine_blueprint)
+        for resource_id, resource in state.resources.items():
+            if real.resources[resource_id].spec != resource.spec:
+                resource.inputs["engine_spec"] = real.resources[resource_id].spec
+    return state
+
+
+def _desired_state(loaded: LoadedBlueprint, blueprint: Blueprint) -> DesiredState:
     state = DesiredState(blueprint.project)
 
     for name, volume in blueprint.volumes.items():
@@ -95,13 +110,14 @@ def build_desired_state(loaded: LoadedBlueprint) -> DesiredState:
 
     for role, section in (("volume_container", blueprint.volume_containers), ("container", blueprint.containers)):
         for name, container in section.items():
-            _add(state, _container_resource(name, role, container, blueprint, loaded.base_dir))
+            base_dir = loaded.document.base_dir_at((role + "s", name, "volumes"))
+            _add(state, _container_resource(name, role, container, blueprint, base_dir))
 
     # Imported here because the registry module builds on the types above.
     from provisioner.registry import registry_resources
 
     for name, registry in blueprint.registries.items():
-        for resource in registry_resources(name, registry, loaded.base_dir):
+        for resource in registry_resources(name, registry, loaded.document.base_dir_at(("registries", name, "tls"))):
             _add(state, resource)
     return state
 

@@ -1,8 +1,9 @@
 """Load a blueprint file and check it as a whole.
 
-`load_blueprint` is the first step of every command: it parses the file,
-validates each object with the models, then applies the rules that look across
-objects. Every problem found is reported at once, with its file position.
+`load_blueprint` is the first step of every command: it parses the files,
+merges them, renders their templates, validates each object with the models,
+then applies the rules that look across objects. Every problem found is
+reported at once, with its file position.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import graphlib
 import ipaddress
 import os.path
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -19,31 +20,62 @@ from pydantic import BaseModel, ValidationError
 from provisioner.blueprint_errors import NAME_RULE, problems_from_validation_error
 from provisioner.errors import BlueprintInvalid, Problem
 from provisioner.loader import Document, KeyPath, format_key_path, load_document
+from provisioner.merging import merge_documents
 from provisioner.models import (
+    VARIABLE_NAME_PATTERN,
     Blueprint,
     ContainerSpec,
     NetworkSpec,
     Port,
     RegistrySpec,
+    VariableSpec,
     VolumeContainerSpec,
     VolumeSpec,
 )
 from provisioner.names import DOCKER_NAME_PATTERN, PREDEFINED_NETWORKS
 from provisioner.registry_validation import RegistryRules
+from provisioner.secrets import Redactor
+from provisioner.templating import Rendered, render_document
 from provisioner.validation_support import defined_hint, ports_clash
+from provisioner.variables import VariableInputs, VariableValues, resolve_variables
+
+
+@dataclass(frozen=True)
+class BlueprintSource:
+    """Where a blueprint comes from: its files in merge order and the variable values given outside them."""
+
+    files: tuple[Path, ...]
+    inputs: VariableInputs = field(default_factory=VariableInputs)
+
+    @classmethod
+    def of(cls, source: BlueprintSource | Path) -> BlueprintSource:
+        return source if isinstance(source, BlueprintSource) else cls((source,))
 
 
 @dataclass(frozen=True)
 class LoadedBlueprint:
-    """A valid blueprint with the file it came from."""
+    """A valid blueprint with the files it came from.
+
+    `blueprint` is the masked form, in which every value that used a secret
+    variable is a marker; plans, labels and output use it. `engine_blueprint`
+    holds the real values, for the engine calls only.
+    """
 
     blueprint: Blueprint
     document: Document
+    engine_blueprint: Blueprint
+    redact: Redactor = field(default_factory=Redactor)
+    # Values left as written because a variable they use has no value (validate only).
+    unrendered: frozenset[str] = frozenset()
 
     @property
     def base_dir(self) -> Path:
-        """Folder against which relative bind mount paths are resolved."""
+        """Folder of the first file, against which relative paths of that file are resolved."""
         return self.document.path.resolve().parent
+
+    @property
+    def has_secrets(self) -> bool:
+        return self.engine_blueprint is not self.blueprint
 
 
 SECTION_MODELS: dict[str, type[BaseModel]] = {
@@ -55,26 +87,121 @@ SECTION_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def load_blueprint(path: Path, *, check_secrets: bool = True) -> LoadedBlueprint:
-    """Parse and validate `path`; raise BlueprintInvalid listing every problem.
+def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True,
+                   allow_missing: bool = False) -> LoadedBlueprint:
+    """Read, merge, render and validate a blueprint; raise BlueprintInvalid listing every problem.
 
     Without `check_secrets`, passwords need not be in the environment, for
-    commands that only read public material, such as printing a CA.
+    commands that only read public material, such as printing a CA. With
+    `allow_missing`, values that use a variable without a value are left
+    unchecked instead of being errors, so a blueprint can be validated
+    without its secrets.
     """
-    document = load_document(path)
+    source = BlueprintSource.of(source)
+    document = read_document(source.files)
+    rendered, variables = _render(document, source.inputs, allow_missing)
+    redact = Redactor(variables.secrets())
+    if rendered.problems:
+        raise BlueprintInvalid(_redacted(rendered.problems, redact))
+
+    masked = Document(document.path, rendered.masked, document.source_map, document.files)
+    problems, blueprint = _validate_models(masked)
+    problems += BlueprintRules(blueprint, masked, check_secrets=check_secrets).check()
+    unrendered = frozenset(format_key_path(path) for path in rendered.unrendered_paths)
+    problems = [problem for problem in problems if not _under_any(problem.key_path, unrendered)]
+    if problems:
+        raise BlueprintInvalid(_redacted(problems, redact))
+    # The entries are already validated models; pydantic takes them as they are.
+    sections = {section: getattr(blueprint, section) for section in SECTION_MODELS}
+    if unrendered:
+        # Only validate gets here, and it reads no more than the valid entries and the project as written.
+        blueprint = Blueprint.model_construct(**{**masked.data, **sections, "variables": {}})
+    else:
+        blueprint = Blueprint.model_validate({**masked.data, **sections})
+
+    engine_blueprint = blueprint
+    if rendered.secret_paths and not unrendered:
+        engine_blueprint = _engine_blueprint(rendered.data, document, redact)
+    return LoadedBlueprint(blueprint, masked, engine_blueprint, redact, unrendered)
+
+
+def read_document(files: tuple[Path, ...]) -> Document:
+    """Parse every file, then merge them in order; report the syntax problems of all files at once."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for path in files:
+        try:
+            documents.append(load_document(path))
+        except BlueprintInvalid as error:
+            problems += error.problems
+    if problems:
+        raise BlueprintInvalid(problems)
+
+    document = merge_documents(documents)
     if not isinstance(document.data, dict):
         raise BlueprintInvalid([
             Problem(document.source_map.locate(()), "", "a blueprint must be a mapping with version, project and sections",
                     "start the file with version: 1 and project: NAME"),
         ])
+    return document
 
-    problems, blueprint = _validate_models(document)
-    problems += BlueprintRules(blueprint, document, check_secrets=check_secrets).check()
-    if problems:
-        raise BlueprintInvalid(problems)
-    # The entries are already validated models; pydantic takes them as they are.
-    sections = {section: getattr(blueprint, section) for section in SECTION_MODELS}
-    return LoadedBlueprint(Blueprint.model_validate({**document.data, **sections}), document)
+
+def _render(document: Document, inputs: VariableInputs, allow_missing: bool) -> tuple[Rendered, VariableValues]:
+    """Give the variables their values and render every template of the document."""
+    problems, declared = declared_variables(document)
+    variables, value_problems = resolve_variables(declared, inputs)
+    rendered = render_document(document.data, document.source_map, variables, inputs.environ,
+                               allow_missing=allow_missing)
+    rendered.problems = problems + value_problems + rendered.problems
+    if not allow_missing:
+        for name in declared.keys() - variables.values.keys() - rendered.read:
+            path = ("variables", name)
+            rendered.problems.append(Problem(
+                document.source_map.locate(path, at_key=True), format_key_path(path), f"variable {name!r} has no value",
+                f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or PROVISION_VAR_{name}"))
+    return rendered, variables
+
+
+def declared_variables(document: Document) -> tuple[list[Problem], dict[str, VariableSpec]]:
+    entries = document.data.get("variables")
+    if entries is None:
+        return [], {}
+    source_map = document.source_map
+    if not isinstance(entries, dict):
+        return [Problem(source_map.locate(("variables",)), "variables", "expected a mapping of variable names",
+                        "write each variable as NAME: {default: VALUE} indented under variables:")], {}
+
+    problems: list[Problem] = []
+    declared: dict[str, VariableSpec] = {}
+    for name, entry in entries.items():
+        path = ("variables", name)
+        if not re.match(VARIABLE_NAME_PATTERN, name):
+            problems.append(Problem(source_map.locate(path, at_key=True), format_key_path(path),
+                                    f"invalid variable name {name!r}",
+                                    "a variable name starts with a letter and contains only letters, digits and '_'"))
+            continue
+        try:
+            declared[name] = VariableSpec.model_validate({} if entry is None else entry)
+        except ValidationError as error:
+            problems += problems_from_validation_error(error, source_map, prefix=path)
+    return problems, declared
+
+
+def _engine_blueprint(data: dict, document: Document, redact: Redactor) -> Blueprint:
+    """Validate the real values; a secret can still make a value invalid, such as an unclosed quote in a command."""
+    try:
+        return Blueprint.model_validate(data)
+    except ValidationError as error:
+        raise BlueprintInvalid(_redacted(problems_from_validation_error(error, document.source_map), redact)) from None
+
+
+def _redacted(problems: list[Problem], redact: Redactor) -> list[Problem]:
+    return [Problem(problem.location, problem.key_path, redact(problem.message), redact(problem.hint))
+            for problem in problems]
+
+
+def _under_any(key_path: str, prefixes: frozenset[str]) -> bool:
+    return any(key_path == prefix or key_path.startswith((prefix + ".", prefix + "[")) for prefix in prefixes)
 
 
 def _validate_models(document: Document) -> tuple[list[Problem], Blueprint]:
@@ -224,8 +351,8 @@ class BlueprintRules:
                          f"set state: running on {target!r}, or point network_mode at a running container")
 
     def _check_bind_sources(self) -> None:
-        base_dir = self.document.path.resolve().parent
         for section, name, spec in self._containers():
+            base_dir = self.document.base_dir_at((section, name, "volumes"))
             for index, mount in enumerate(spec.volumes):
                 if mount.type != "bind":
                     continue
@@ -233,7 +360,7 @@ class BlueprintRules:
                 if not source.exists():
                     self._report((section, name, "volumes", index),
                                  f"bind mount source {mount.source!r} does not exist (resolved to {source})",
-                                 "create it, or fix the path; a relative path is relative to the blueprint file")
+                                 "create it, or fix the path; a relative path is relative to the file it is written in")
 
     def _check_networks(self) -> None:
         for name in self.declared_networks & PREDEFINED_NETWORKS:

@@ -10,7 +10,6 @@ from pathlib import Path
 from provisioner.engine import Engine, VolumeNotFound, connect
 from provisioner.errors import BlueprintInvalid, UnknownResource
 from provisioner.labels import PROJECT_LABEL, ROLE_LABEL
-from provisioner.loader import load_document
 from provisioner.locking import ProjectLock
 from provisioner.names import PROJECT_PATTERN
 from provisioner.plan import Plan
@@ -18,7 +17,9 @@ from provisioner.planner import plan_apply, plan_destroy
 from provisioner.registry import DOCKER_CERTS_FOLDER, certificate_authority_pem, file_digest
 from provisioner.resources import DesiredState, Kind, ResourceId, build_desired_state
 from provisioner.snapshot import Snapshot
-from provisioner.validation import LoadedBlueprint, load_blueprint
+from provisioner.templating import render_document
+from provisioner.validation import BlueprintSource, LoadedBlueprint, declared_variables, load_blueprint, read_document
+from provisioner.variables import resolve_variables
 
 
 @dataclass
@@ -33,12 +34,13 @@ class Planned:
     lock: ProjectLock | None = None
 
 
-def plan_for_apply(path: Path, host: str | None, *, lock: bool = False, replace: tuple[str, ...] = ()) -> Planned:
+def plan_for_apply(source: BlueprintSource | Path, host: str | None, *, lock: bool = False,
+                   replace: tuple[str, ...] = ()) -> Planned:
     """Plan an apply; with `lock`, hold the project's lock from before the engine is read.
 
     `replace` names resources to recreate even when unchanged, as NAME or KIND/NAME.
     """
-    loaded = load_blueprint(path)
+    loaded = load_blueprint(source)
     desired = build_desired_state(loaded)
     forced = frozenset(resolve_resource(desired, name) for name in replace)
     engine = connect(host)
@@ -68,20 +70,35 @@ def plan_for_destroy(project: str, host: str | None) -> Planned:
     return Planned(None, desired, engine, snapshot, plan_destroy(project, snapshot), project_lock)
 
 
-def project_to_destroy(path: Path) -> tuple[str, BlueprintInvalid | None]:
+def project_to_destroy(source: BlueprintSource | Path) -> tuple[str, BlueprintInvalid | None]:
     """Return the blueprint's project, and the blueprint's problems if it has any.
 
     Destroy needs nothing but the project name, so a blueprint that no longer
-    validates (a bind source gone, a typo) can still be torn down.
+    validates (a bind source gone, a typo, a variable without a value) can
+    still be torn down.
     """
     try:
-        return load_blueprint(path).blueprint.project, None
+        return load_blueprint(source).blueprint.project, None
     except BlueprintInvalid as problems:
-        document = load_document(path)
-        project = document.data.get("project") if isinstance(document.data, dict) else None
-        if not isinstance(project, str) or not re.match(PROJECT_PATTERN, project):
+        project = _project_name(BlueprintSource.of(source))
+        if project is None:
             raise
         return project, problems
+
+
+def _project_name(source: BlueprintSource) -> str | None:
+    """Read just the project name, rendering it if it is a template."""
+    try:
+        document = read_document(source.files)
+        rendered = render_document({"project": document.data.get("project")}, document.source_map,
+                                   resolve_variables(declared_variables(document)[1], source.inputs)[0], source.inputs.environ,
+                                   allow_missing=True)
+    except BlueprintInvalid:
+        return None
+    project = rendered.data.get("project")
+    if rendered.problems or not isinstance(project, str) or not re.match(PROJECT_PATTERN, project):
+        return None
+    return project
 
 
 def _acquire(engine: Engine, project: str) -> ProjectLock:
@@ -124,9 +141,9 @@ def read_snapshot(engine: Engine, desired: DesiredState) -> Snapshot:
     return _trust_files(desired, _local_facts(engine, snapshot))
 
 
-def registry_ca_certificate(path: Path, host: str | None, name: str) -> bytes:
+def registry_ca_certificate(source: BlueprintSource | Path, host: str | None, name: str) -> bytes:
     """Return the PEM certificate of the CA that signs registry `name`, from the engine or the blueprint's CA file."""
-    loaded = load_blueprint(path, check_secrets=False)
+    loaded = load_blueprint(source, check_secrets=False)
     desired = build_desired_state(loaded)
     resource = desired.resources.get(ResourceId(Kind.CONTAINER, name))
     if resource is None or resource.role != "registry":

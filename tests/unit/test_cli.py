@@ -21,7 +21,7 @@ def run_main(monkeypatch, capsys, *arguments: str) -> tuple[int, str, str]:
     return exited.value.code, captured.out, captured.err
 
 
-def failing_load(path):
+def failing_load(source, **options):
     raise KeyError("spec")
 
 

@@ -250,7 +250,8 @@ def test_unknown_key_lists_allowed(blueprint_problems):
 
     problem = only(problems)
     assert position(problem) == (3, 1)
-    assert problem.hint == "allowed keys here: containers, networks, project, registries, version, volume_containers, volumes"
+    assert problem.hint == ("allowed keys here: containers, networks, project, registries, variables, version, "
+                            "volume_containers, volumes")
 
 
 def test_unknown_container_key(blueprint_problems):
@@ -1676,7 +1677,7 @@ def test_bind_source_missing(blueprint_problems, tmp_path):
     assert position(problem) == (6, 15)
     assert problem.key_path == "containers.web.volumes[0]"
     assert problem.message == f"bind mount source './missing' does not exist (resolved to {tmp_path.resolve() / 'missing'})"
-    assert "relative to the blueprint file" in problem.hint
+    assert "relative to the file it is written in" in problem.hint
 
 
 def test_bind_source_absolute_missing(blueprint_problems, tmp_path):

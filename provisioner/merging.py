@@ -1,0 +1,91 @@
+"""Merge a base blueprint with override files, as `-f base.yaml -f ci.yaml` asks.
+
+The rules are Compose's: mappings merge key by key, a later scalar or list
+replaces the earlier one, `!reset` removes an inherited key and `!override`
+replaces a mapping instead of merging into it. Every merged value keeps the
+position of the file it came from, so errors point into the right file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provisioner.loader import RESET, Document, KeyPath, Override, Position, Reset, SourceMap
+
+
+def merge_documents(documents: list[Document]) -> Document:
+    """Merge `documents` in order, later files winning; the result is named after the first file."""
+    first = documents[0]
+    merged = Document(path=first.path, data=None, source_map=SourceMap(first.source_map.file), files={})
+    for document in documents:
+        merged.files.update(document.files)
+        if not isinstance(document.data, dict) or not isinstance(merged.data, dict):
+            # Only mappings merge; anything else (an empty or broken file) replaces the whole document.
+            merged.data = _plain(document.data)
+            _take_positions(merged.source_map, document.source_map, ())
+            continue
+        merged.data = _merge_value(merged.data, document.data, (), merged.source_map, document.source_map)
+    return merged
+
+
+def _merge_value(base: Any, override: Any, path: KeyPath, target: SourceMap, source: SourceMap) -> Any:
+    """Return `override` merged over `base`, moving the positions of what it takes into `target`."""
+    if isinstance(override, Override) or not (isinstance(base, dict) and isinstance(override, dict)):
+        _forget_positions(target, path)
+        _take_positions(target, source, path)
+        return _plain(override)
+
+    result = dict(base)
+    _take_position(target.value_positions, source, source.value_positions, path)
+    for key, value in override.items():
+        child = path + (key,)
+        if isinstance(value, Reset):
+            result.pop(key, None)
+            _forget_positions(target, child)
+            continue
+        _take_position(target.key_positions, source, source.key_positions, child)
+        result[key] = _merge_value(result[key], value, child, target, source) if key in result else (
+            _replace(value, child, target, source))
+    return result
+
+
+def _replace(value: Any, path: KeyPath, target: SourceMap, source: SourceMap) -> Any:
+    _take_positions(target, source, path)
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """Drop the merge tags from a value that is taken as it is."""
+    if isinstance(value, Override):
+        return _plain(value.value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items() if item is not RESET}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _take_positions(target: SourceMap, source: SourceMap, path: KeyPath) -> None:
+    """Copy the positions of `path` and everything under it."""
+    for target_positions, source_positions in ((target.key_positions, source.key_positions),
+                                               (target.value_positions, source.value_positions)):
+        for key_path in source_positions:
+            if key_path[:len(path)] == path:
+                _take_position(target_positions, source, source_positions, key_path)
+    for key_path, text in source.boolean_texts.items():
+        if key_path[:len(path)] == path:
+            target.boolean_texts[key_path] = text
+
+
+def _take_position(target_positions: dict[KeyPath, Position], source: SourceMap,
+                   source_positions: dict[KeyPath, Position], key_path: KeyPath) -> None:
+    position = source_positions.get(key_path)
+    if position is not None:
+        target_positions[key_path] = (position[0], position[1], position[2] if len(position) > 2 else source.file)
+
+
+def _forget_positions(target: SourceMap, path: KeyPath) -> None:
+    for positions in (target.key_positions, target.value_positions, target.boolean_texts):
+        for key_path in [key_path for key_path in positions if key_path[:len(path)] == path and key_path != path]:
+            del positions[key_path]
+    target.boolean_texts.pop(path, None)

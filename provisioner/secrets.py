@@ -1,0 +1,90 @@
+"""Keep the values of secret variables out of everything provision prints or stores.
+
+A template output that used a secret is replaced, in the blueprint that plans
+and labels see, by a marker: `[secret:NAME:DIGEST]`. The digest lets a plan
+notice that the value changed. It is a salted scrypt hash, so it does not give
+the value away, and it is hidden again when a plan is printed. Only the engine
+call that needs the value gets the real blueprint.
+
+As a last guard, `Redactor` replaces any secret value that still reaches a line
+of output.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+
+MARKER = re.compile(r"\[secret:(?P<names>[A-Za-z][A-Za-z0-9_]*(?:,[A-Za-z][A-Za-z0-9_]*)*):(?P<digest>[0-9a-f]{16})\]")
+
+# Values shorter than this are not searched for in output: a secret of one or
+# two characters would mask unrelated text everywhere.
+MIN_REDACTED_LENGTH = 3
+
+
+def marker(names: Iterable[str], value: str, project: str) -> str:
+    """Return the marker that stands for `value`, a template output that used the secret variables `names`."""
+    return f"[secret:{','.join(sorted(names))}:{_digest(value, project)}]"
+
+
+@functools.cache
+def _digest(value: str, project: str) -> str:
+    # scrypt makes each guess cost memory and time; the salt keeps equal
+    # values in different projects from sharing a digest.
+    salt = f"provision/{project}".encode()
+    return hashlib.scrypt(value.encode(), salt=salt, n=2**14, r=8, p=1, dklen=8).hex()
+
+
+def has_marker(text: str) -> bool:
+    return "[secret:" in text and MARKER.search(text) is not None
+
+
+def shown(text: str) -> str:
+    """Return `text` as a plan prints it: markers without their digests."""
+    return MARKER.sub(lambda match: f"(secret {match['names']})", text)
+
+
+class Redactor:
+    """Replaces the values of secret variables in text."""
+
+    def __init__(self, secrets: dict[str, str] | None = None):
+        self._secrets: dict[str, str] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self.add(secrets or {})
+
+    def add(self, secrets: dict[str, str]) -> None:
+        """Add secrets by variable name; longer values are matched first, so a value inside another is not half-hidden."""
+        for name, value in secrets.items():
+            if len(value) >= MIN_REDACTED_LENGTH:
+                self._secrets[value] = name
+        self._compile()
+
+    def include(self, other: Redactor) -> None:
+        """Also hide what `other` hides."""
+        self._secrets.update(other._secrets)
+        self._compile()
+
+    def _compile(self) -> None:
+        values = sorted(self._secrets, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(value) for value in values)) if values else None
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda match: f"(secret {self._secrets[match.group(0)]})", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Applies a Redactor to every log record, message and arguments together."""
+
+    def __init__(self, redactor: Redactor):
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor(record.getMessage())
+        record.args = None
+        return True

@@ -1,0 +1,304 @@
+"""Render every string of a parsed blueprint as a Jinja2 template.
+
+Templates are rendered after the YAML is parsed, one string at a time, so a
+value can never change the file's structure and every error keeps the
+string's line and column. A string that is one whole expression, such as
+"{{ vars.port }}", takes the expression's value with its type.
+
+Templates run in Jinja2's immutable sandbox: they can read `vars`, `env` and
+`project`, but cannot reach Python internals, files or the network.
+
+Rendering gives two blueprints. The real one has every value and goes only to
+the engine calls. The masked one has each output that used a secret variable
+replaced by a marker (see `secrets`); plans, labels and printed output use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from provisioner.errors import Problem
+from provisioner.loader import KeyPath, SourceMap, format_key_path
+from provisioner.secrets import marker
+from provisioner.validation_support import defined_hint
+from provisioner.variables import ENVIRONMENT_PREFIX, VariableValues
+
+TEMPLATE_MARKS = ("{{", "{%", "{#")
+WHOLE_EXPRESSION = re.compile(r"^\{\{-?(?P<expression>.*?)-?\}\}$", re.DOTALL)
+
+# Sections that are not rendered: variables hold the values templates read.
+UNRENDERED_SECTIONS = ("variables",)
+
+# Keys whose values may use a secret: what a container or a volume driver
+# needs at run time, and nothing shown as a name, an image or a label.
+SECRET_KEYS = {
+    "containers": ("environment", "command", "entrypoint"),
+    "volume_containers": ("environment", "command", "entrypoint"),
+    "volumes": ("driver_opts",),
+}
+
+# A template may build text or lists up to this length, so a typo such as
+# "{{ 'x' * 10000000000 }}" is an error instead of filling the memory.
+MAX_SEQUENCE_LENGTH = 1_000_000
+MAX_EXPONENT = 1_000
+
+
+@dataclass
+class Rendered:
+    """The result of rendering a document's strings."""
+
+    data: Any
+    masked: Any
+    problems: list[Problem] = field(default_factory=list)
+    # Key paths whose value used a secret, with the secrets' names.
+    secret_paths: dict[KeyPath, frozenset[str]] = field(default_factory=dict)
+    # Key paths left as written because a variable they use has no value (only when missing values are allowed).
+    unrendered_paths: set[KeyPath] = field(default_factory=set)
+    # Variables that some template read, whether or not they had a value.
+    read: set[str] = field(default_factory=set)
+
+
+class TemplateProblem(Exception):
+    """A template read something it may not: an undeclared variable, one without a value, an unset environment variable."""
+
+    def __init__(self, message: str, hint: str, *, missing_value: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.missing_value = missing_value
+
+
+def render_document(data: Any, source_map: SourceMap, variables: VariableValues, environ: Mapping[str, str], *,
+                    allow_missing: bool = False) -> Rendered:
+    """Render every string of `data` outside the variables section.
+
+    With `allow_missing`, a string that uses a variable without a value is
+    left as written instead of being an error, so a blueprint can be checked
+    without its secrets.
+    """
+    renderer = _Renderer(source_map, variables, environ, allow_missing)
+    if not isinstance(data, dict):
+        return Rendered(data, data)
+
+    project = data.get("project")
+    project_path: KeyPath = ("project",)
+    real_project, masked_project = renderer.render(project, project_path)
+    if project_path in renderer.result.secret_paths:
+        renderer.report(project_path, "a secret variable cannot be used in the project name",
+                        "the project name is printed and stored in labels; use a variable that is not secret")
+    renderer.context["project"] = real_project
+
+    real: dict[str, Any] = {}
+    masked: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "project":
+            real[key], masked[key] = real_project, masked_project
+        elif key in UNRENDERED_SECTIONS:
+            real[key] = masked[key] = value
+        else:
+            real[key], masked[key] = renderer.render(value, (key,))
+
+    renderer.check_secret_placement()
+    renderer.result.data, renderer.result.masked = real, masked
+    return renderer.result
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with repetition and powers bounded."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if isinstance(sequence, (str, list, tuple)) and isinstance(count, int) and len(sequence) * count > MAX_SEQUENCE_LENGTH:
+                    raise SecurityError(f"the result would be longer than {MAX_SEQUENCE_LENGTH} items")
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponents above {MAX_EXPONENT} are not allowed")
+        return super().call_binop(context, operator, left, right)
+
+
+class _Renderer:
+    def __init__(self, source_map: SourceMap, variables: VariableValues, environ: Mapping[str, str], allow_missing: bool):
+        self.source_map = source_map
+        self.variables = variables
+        self.allow_missing = allow_missing
+        self.result = Rendered(None, None)
+        # Secret variables read since the last output, and since the current string began.
+        self.pending: set[str] = set()
+        self.used: set[str] = set()
+        self.masking = False
+        self.environment = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                                    finalize=self._finalize)
+        self.context: dict[str, Any] = {"vars": _VariablesView(self), "env": _EnvironmentView(environ)}
+        self.project = ""
+
+    def render(self, value: Any, path: KeyPath) -> tuple[Any, Any]:
+        """Return the real and the masked rendering of `value`, which sits at `path`."""
+        if isinstance(value, str):
+            return self._render_text(value, path)
+        if isinstance(value, dict):
+            pairs = {key: self.render(item, path + (key,)) for key, item in value.items()}
+            return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
+        if isinstance(value, list):
+            pairs = [self.render(item, path + (index,)) for index, item in enumerate(value)]
+            return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+        return value, value
+
+    def _render_text(self, text: str, path: KeyPath) -> tuple[Any, Any]:
+        if not any(mark in text for mark in TEMPLATE_MARKS):
+            return text, text
+        try:
+            return self._render_template(text, path)
+        except TemplateProblem as problem:
+            if problem.missing_value and self.allow_missing:
+                self.result.unrendered_paths.add(path)
+            else:
+                self.report(path, problem.message, problem.hint)
+        except jinja2.TemplateSyntaxError as error:
+            where = f" (line {error.lineno} of the value)" if error.lineno and error.lineno > 1 else ""
+            self.report(path, f"template syntax error{where}: {error.message}",
+                        "templates use Jinja2 syntax, such as {{ vars.tag }}; write {{ '{{' }} for literal braces")
+        except SecurityError as error:
+            self.report(path, f"template refused by the sandbox: {error}",
+                        "templates may only read vars, env and project and build values from them")
+        except jinja2.UndefinedError as error:
+            self.report(path, f"template error: {error.message}",
+                        "templates can read vars.NAME, env.NAME and project")
+        except Exception as error:  # noqa: BLE001 - any failure of a user's expression is a problem in the file
+            self.report(path, f"template failed: {type(error).__name__}: {error}")
+        return text, text
+
+    def _render_template(self, text: str, path: KeyPath) -> tuple[Any, Any]:
+        tree = self.environment.parse(text)
+        expression = _whole_expression(text, tree)
+        self.used = set()
+        self.pending = set()
+        self.masking = False
+
+        if expression is not None:
+            value = self.environment.compile_expression(expression, undefined_to_none=False)(**self.context)
+            if isinstance(value, jinja2.Undefined):
+                str(value)  # StrictUndefined raises the "is undefined" error here
+            if not self.used:
+                return value, value
+            self.result.secret_paths[path] = frozenset(self.used)
+            return value, marker(self.used, _text(value), self._project())
+
+        template = self.environment.from_string(tree)
+        real = template.render(self.context)
+        if not self.used:
+            return real, real
+        self.result.secret_paths[path] = frozenset(self.used)
+        if not _only_outputs(tree):
+            # Loops and conditions can spread a secret over several outputs; hide the whole value.
+            return real, marker(self.used, real, self._project())
+        self.masking = True
+        self.pending = set()
+        try:
+            return real, template.render(self.context)
+        finally:
+            self.masking = False
+
+    def _finalize(self, value: Any) -> Any:
+        """Called by Jinja2 on each {{ }} output: while masking, replace one that read a secret."""
+        used, self.pending = self.pending, set()
+        if self.masking and used:
+            return marker(used, _text(value), self._project())
+        return value
+
+    def read_variable(self, name: str) -> Any:
+        declared = self.variables.declared
+        self.result.read.add(name)
+        if name not in declared:
+            raise TemplateProblem(f"variable {name!r} is not declared", defined_hint("variables", name, declared))
+        if name not in self.variables.values:
+            raise TemplateProblem(
+                f"variable {name!r} has no value",
+                f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or {ENVIRONMENT_PREFIX}{name}",
+                missing_value=True)
+        if declared[name].secret:
+            self.used.add(name)
+            self.pending.add(name)
+        return self.variables.values[name]
+
+    def check_secret_placement(self) -> None:
+        for path, names in self.result.secret_paths.items():
+            if path == ("project",):
+                continue
+            allowed = SECRET_KEYS.get(str(path[0]), ())
+            if not (len(path) >= 3 and path[2] in allowed):
+                shown = ", ".join(repr(name) for name in sorted(names))
+                self.report(path, f"the secret variable {shown} cannot be used in {format_key_path(path)}",
+                            "this value is shown in plans or stored in labels; secrets may be used only in a "
+                            "container's environment, command or entrypoint, or in a volume's driver_opts")
+
+    def report(self, path: KeyPath, message: str, hint: str = "") -> None:
+        self.result.problems.append(Problem(self.source_map.locate(path), format_key_path(path), message, hint))
+
+    def _project(self) -> str:
+        project = self.context.get("project")
+        return project if isinstance(project, str) else ""
+
+
+class _VariablesView:
+    """`vars` in templates: reading a variable goes through the renderer, which notes secrets."""
+
+    def __init__(self, renderer: _Renderer):
+        self._renderer = renderer
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._renderer.read_variable(name)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._renderer.read_variable(name)
+
+
+class _EnvironmentView:
+    """`env` in templates: the process environment, where an unset name is an error."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self._environ = environ
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._environ:
+            raise TemplateProblem(f"environment variable {name!r} is not set",
+                                  f"set it, or give a fallback: {{{{ env.get('{name}', 'VALUE') }}}}")
+        return self._environ[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._environ.get(name, default)
+
+
+def _whole_expression(text: str, tree: nodes.Template) -> str | None:
+    """Return the expression's source when `text` is exactly one {{ }} and nothing else."""
+    match = WHOLE_EXPRESSION.match(text)
+    if match is None or len(tree.body) != 1 or not isinstance(tree.body[0], nodes.Output):
+        return None
+    outputs = tree.body[0].nodes
+    if len(outputs) != 1 or isinstance(outputs[0], nodes.TemplateData):
+        return None
+    return match["expression"]
+
+
+def _only_outputs(tree: nodes.Template) -> bool:
+    """True when the template is text and {{ }} outputs only, without loops, conditions or assignments."""
+    return all(isinstance(node, nodes.Output) for node in tree.body)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)

@@ -1,0 +1,187 @@
+"""Give each declared variable its value, from every source in order.
+
+Later sources win: the blueprint's default, then PROVISION_VAR_<NAME>, then
+each --var-file in order, then each --var NAME=VALUE in order. Text from the
+environment and the command line takes the type of the variable's default, so
+`--var replicas=3` is the number 3 when the default is a number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provisioner.errors import BlueprintInvalid, Location, Problem
+from provisioner.loader import RESET, KeyPath, Override, SourceMap, load_document
+from provisioner.models import VariableSpec
+from provisioner.validation_support import defined_hint
+
+ENVIRONMENT_PREFIX = "PROVISION_VAR_"
+
+
+@dataclass(frozen=True)
+class VariableInputs:
+    """Values given outside the blueprint: var files and --var arguments, in command-line order."""
+
+    var_files: tuple[Path, ...] = ()
+    var_args: tuple[str, ...] = ()
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+@dataclass
+class VariableValues:
+    """The value of every variable that has one, and what is known about each."""
+
+    declared: dict[str, VariableSpec]
+    values: dict[str, Any] = field(default_factory=dict)
+    # Where each value came from, for messages: "default", "PROVISION_VAR_tag", a file position or "--var".
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def secrets(self) -> dict[str, str]:
+        """The text of every secret variable's value, by name."""
+        return {name: str(self.values[name]) for name, spec in self.declared.items()
+                if spec.secret and name in self.values and self.values[name] is not None}
+
+
+def resolve_variables(declared: dict[str, VariableSpec], inputs: VariableInputs) -> tuple[VariableValues, list[Problem]]:
+    """Return the values, with a problem for every value that cannot be used."""
+    result = VariableValues(declared)
+    problems: list[Problem] = []
+
+    for name, spec in declared.items():
+        if spec.has_default:
+            _set(result, name, spec.default, "its default")
+
+    for name, spec in declared.items():
+        for key in _environment_names(name):
+            if key in inputs.environ:
+                _set_text(result, name, inputs.environ[key], key, None, problems)
+                break
+
+    for path in inputs.var_files:
+        _read_var_file(path, result, problems)
+
+    for argument in inputs.var_args:
+        _read_var_argument(argument, result, problems)
+    return result, problems
+
+
+def _environment_names(name: str) -> list[str]:
+    """PROVISION_VAR_<name> as declared, then in capitals, as environment variables are usually written."""
+    names = [ENVIRONMENT_PREFIX + name]
+    if name.upper() != name:
+        names.append(ENVIRONMENT_PREFIX + name.upper())
+    return names
+
+
+def _read_var_file(path: Path, result: VariableValues, problems: list[Problem]) -> None:
+    try:
+        document = load_document(path)
+    except BlueprintInvalid as error:
+        problems += error.problems
+        return
+    source_map = document.source_map
+
+    if document.data in ({}, None):
+        return
+    if not isinstance(document.data, dict):
+        problems.append(Problem(source_map.locate(()), "", "a var file must be a mapping of variable names to values",
+                                "write one NAME: VALUE line per variable"))
+        return
+
+    for name, value in document.data.items():
+        location = source_map.locate((name,))
+        if name not in result.declared:
+            problems.append(Problem(source_map.locate((name,), at_key=True), name,
+                                    f"variable {name!r} is not declared in the blueprint",
+                                    defined_hint("variables", name, result.declared)))
+        elif value is RESET or isinstance(value, Override):
+            problems.append(Problem(location, name, "!reset and !override belong in override files, not var files",
+                                    "remove the tag"))
+        else:
+            _set(result, name, value, str(location))
+            _check_type(result, name, value, (name,), source_map, problems)
+
+
+def _read_var_argument(argument: str, result: VariableValues, problems: list[Problem]) -> None:
+    name, equals, text = argument.partition("=")
+    if not equals or not name:
+        problems.append(Problem(None, "", f"--var expects NAME=VALUE, got {argument!r}",
+                                "write it as --var NAME=VALUE, for example --var tag=1.36"))
+        return
+    if name not in result.declared:
+        problems.append(Problem(None, "", f"--var {name}: variable {name!r} is not declared in the blueprint",
+                                defined_hint("variables", name, result.declared)))
+        return
+    _set_text(result, name, text, "--var", None, problems)
+
+
+def _set(result: VariableValues, name: str, value: Any, origin: str) -> None:
+    result.values[name] = value
+    result.origins[name] = origin
+
+
+def _set_text(result: VariableValues, name: str, text: str, origin: str, location: Location | None,
+              problems: list[Problem]) -> None:
+    """Set a value given as text, converted to the type of the variable's default."""
+    spec = result.declared[name]
+    try:
+        value = _converted(text, spec.default) if spec.has_default else text
+    except ValueError as error:
+        shown = "(secret)" if spec.secret else repr(text)
+        problems.append(Problem(location, "", f"{origin}: {shown} is not a valid value for variable {name!r}: {error}",
+                                f"give a value like its default, {_shown_default(spec)}"))
+        return
+    _set(result, name, value, origin)
+
+
+def _check_type(result: VariableValues, name: str, value: Any, path: KeyPath, source_map: SourceMap,
+                problems: list[Problem]) -> None:
+    """A var file value must be of the default's kind: text, number, boolean, list or mapping."""
+    spec = result.declared[name]
+    if not spec.has_default or spec.default is None or value is None:
+        return
+    if _kind(value) != _kind(spec.default):
+        problems.append(Problem(source_map.locate(path), name,
+                                f"variable {name!r} is {_kind(spec.default)} by its default, but this value is {_kind(value)}",
+                                f"give a value like its default, {_shown_default(spec)}"))
+
+
+def _converted(text: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        lowered = text.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise ValueError("expected true or false")
+    if isinstance(default, int):
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if isinstance(default, float):
+        try:
+            return float(text.strip())
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if isinstance(default, (list, dict)):
+        raise ValueError(f"a {_kind(default)} cannot be given as text; set it in a var file")
+    return text
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "text"
+
+
+def _shown_default(spec: VariableSpec) -> str:
+    return "(secret)" if spec.secret else repr(spec.default)
