@@ -26,7 +26,13 @@ from provisioner.executor import ExecuteOptions, ExecutionInterrupted, execute
 from provisioner.names import PROJECT_PATTERN
 from provisioner.render import render_outcome, render_plan, render_progress
 from provisioner.schema import blueprint_schema_text
-from provisioner.starter import SCHEMA_FILE, default_project_name, starter_blueprint
+from provisioner.starter import (
+    IGNORED_PATTERN,
+    SCHEMA_FILE,
+    default_project_name,
+    ignore_local_var_files,
+    starter_blueprint,
+)
 from provisioner.resolved import resolved_text
 from provisioner.secrets import Redactor, RedactingFilter
 from provisioner.validation import BlueprintSource, load_blueprint
@@ -149,7 +155,11 @@ def validate(context: click.Context, files: tuple[Path, ...]) -> None:
 @click.option("--project", metavar="NAME", help="Project name (default: made from the folder's name).")
 @click.pass_context
 def init(context: click.Context, project: str | None) -> None:
-    """Write a commented starter blueprint; never overwrites a file."""
+    """Write a commented starter blueprint; never overwrites a file.
+
+    The schema is written beside it for editors, and .gitignore gets the
+    pattern of var files that hold secrets (*.local.yaml).
+    """
     blueprint_path = _blueprint_path(context)
     project = project or default_project_name(blueprint_path.absolute().parent)
     if not re.match(PROJECT_PATTERN, project):
@@ -161,11 +171,19 @@ def init(context: click.Context, project: str | None) -> None:
         raise ProvisionError(f"{blueprint_path} already exists; init never overwrites a file. "
                            "Pass -f PATH to write the starter somewhere else") from None
     written = [str(blueprint_path)]
-    schema_path = blueprint_path.absolute().parent / SCHEMA_FILE
+    folder = blueprint_path.absolute().parent
+    schema_path = folder / SCHEMA_FILE
     if not schema_path.exists():
         schema_path.write_text(blueprint_schema_text(), encoding="utf-8")
-        written.append(str(schema_path.relative_to(Path.cwd()) if schema_path.is_relative_to(Path.cwd()) else schema_path))
-    _echo(f"wrote {' and '.join(written)} (project {project}); next: provision -f {blueprint_path} plan")
+        written.append(_shown_path(schema_path))
+    done = f"wrote {' and '.join(written)}"
+    if ignore_local_var_files(folder):
+        done += f", added {IGNORED_PATTERN} to {_shown_path(folder / '.gitignore')}"
+    _echo(f"{done} (project {project}); next: provision -f {blueprint_path} plan")
+
+
+def _shown_path(path: Path) -> str:
+    return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
 
 
 @cli.command()

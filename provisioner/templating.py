@@ -63,6 +63,25 @@ class Rendered:
     unrendered_paths: set[KeyPath] = field(default_factory=set)
     # Variables that some template read, whether or not they had a value.
     read: set[str] = field(default_factory=set)
+    # Keys written as templates, by their key path as written, with the name each rendered to.
+    renamed: dict[KeyPath, str] = field(default_factory=dict)
+
+    def rendered_path(self, path: KeyPath) -> KeyPath:
+        """Return the key path that `path`, as written, has in the rendered data."""
+        if not self.renamed:
+            return path
+        return tuple(self.renamed.get(path[:index + 1], part) for index, part in enumerate(path))
+
+    def rendered_source_map(self, source_map: SourceMap) -> SourceMap:
+        """Return `source_map` with its key paths as they are in the rendered data."""
+        if not self.renamed:
+            return source_map
+        return SourceMap(
+            source_map.file,
+            {self.rendered_path(path): position for path, position in source_map.key_positions.items()},
+            {self.rendered_path(path): position for path, position in source_map.value_positions.items()},
+            {self.rendered_path(path): text for path, text in source_map.boolean_texts.items()},
+        )
 
 
 class TemplateProblem(Exception):
@@ -145,12 +164,36 @@ class _Renderer:
         if isinstance(value, str):
             return self._render_text(value, path)
         if isinstance(value, dict):
-            pairs = {key: self.render(item, path + (key,)) for key, item in value.items()}
-            return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
+            real: dict[Any, Any] = {}
+            masked: dict[Any, Any] = {}
+            for key, item in value.items():
+                name = self._render_key(key, path + (key,), real)
+                real[name], masked[name] = self.render(item, path + (key,))
+            return real, masked
         if isinstance(value, list):
             pairs = [self.render(item, path + (index,)) for index, item in enumerate(value)]
             return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
         return value, value
+
+    def _render_key(self, key: Any, path: KeyPath, rendered: dict[Any, Any]) -> Any:
+        """Render a mapping key, such as a container name written "{{ project }}-web"; the result is always text."""
+        if not isinstance(key, str) or not any(mark in key for mark in TEMPLATE_MARKS):
+            return key
+        secrets_before = set(self.result.secret_paths)
+        value, _ = self._render_text(key, path)
+        name = _text(value)
+        if path in self.result.secret_paths and path not in secrets_before:
+            del self.result.secret_paths[path]
+            self.report(path, "a secret variable cannot be used in a key", "keys are names, which plans print and "
+                        "labels store; use a variable that is not secret", at_key=True)
+            return key
+        if name in rendered and name != key:
+            self.report(path, f"key {key!r} renders to {name!r}, which this mapping already has",
+                        "make the rendered keys differ", at_key=True)
+            return key
+        if name != key:
+            self.result.renamed[path] = name
+        return name
 
     def _render_text(self, text: str, path: KeyPath) -> tuple[Any, Any]:
         if not any(mark in text for mark in TEMPLATE_MARKS):
@@ -240,8 +283,9 @@ class _Renderer:
                             "this value is shown in plans or stored in labels; secrets may be used only in a "
                             "container's environment, command or entrypoint, or in a volume's driver_opts")
 
-    def report(self, path: KeyPath, message: str, hint: str = "") -> None:
-        self.result.problems.append(Problem(self.source_map.locate(path), format_key_path(path), message, hint))
+    def report(self, path: KeyPath, message: str, hint: str = "", *, at_key: bool = False) -> None:
+        location = self.source_map.locate(path, at_key=at_key)
+        self.result.problems.append(Problem(location, format_key_path(path), message, hint))
 
     def _project(self) -> str:
         project = self.context.get("project")

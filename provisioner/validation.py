@@ -34,7 +34,7 @@ from provisioner.models import (
 )
 from provisioner.names import DOCKER_NAME_PATTERN, PREDEFINED_NETWORKS
 from provisioner.registry_validation import RegistryRules
-from provisioner.secrets import Redactor
+from provisioner.secrets import Redactor, shown
 from provisioner.templating import Rendered, render_document
 from provisioner.validation_support import defined_hint, ports_clash
 from provisioner.variables import VariableInputs, VariableValues, resolve_variables
@@ -104,10 +104,10 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
     if rendered.problems:
         raise BlueprintInvalid(_redacted(rendered.problems, redact))
 
-    masked = Document(document.path, rendered.masked, document.source_map, document.files)
+    masked = Document(document.path, rendered.masked, rendered.rendered_source_map(document.source_map), document.files)
     problems, blueprint = _validate_models(masked)
     problems += BlueprintRules(blueprint, masked, check_secrets=check_secrets).check()
-    unrendered = frozenset(format_key_path(path) for path in rendered.unrendered_paths)
+    unrendered = frozenset(format_key_path(rendered.rendered_path(path)) for path in rendered.unrendered_paths)
     problems = [problem for problem in problems if not _under_any(problem.key_path, unrendered)]
     if problems:
         raise BlueprintInvalid(_redacted(problems, redact))
@@ -121,7 +121,7 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
 
     engine_blueprint = blueprint
     if rendered.secret_paths and not unrendered:
-        engine_blueprint = _engine_blueprint(rendered.data, document, redact)
+        engine_blueprint = _engine_blueprint(rendered.data, masked, redact)
     return LoadedBlueprint(blueprint, masked, engine_blueprint, redact, unrendered)
 
 
@@ -196,7 +196,8 @@ def _engine_blueprint(data: dict, document: Document, redact: Redactor) -> Bluep
 
 
 def _redacted(problems: list[Problem], redact: Redactor) -> list[Problem]:
-    return [Problem(problem.location, problem.key_path, redact(problem.message), redact(problem.hint))
+    """Hide secret values, and the digests of secret markers, in problems."""
+    return [Problem(problem.location, problem.key_path, shown(redact(problem.message)), shown(redact(problem.hint)))
             for problem in problems]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -14,11 +15,15 @@ from provisioner.validation import load_blueprint
 
 
 def run_main(monkeypatch, capsys, *arguments: str) -> tuple[int, str, str]:
+    """Run the command line; the code is 0 when it returns without exiting."""
     monkeypatch.setattr(sys, "argv", ["provision", *arguments])
-    with pytest.raises(SystemExit) as exited:
+    try:
         cli.main()
+        code = 0
+    except SystemExit as exited:
+        code = exited.code
     captured = capsys.readouterr()
-    return exited.value.code, captured.out, captured.err
+    return code, captured.out, captured.err
 
 
 def failing_load(source, **options):
@@ -131,10 +136,13 @@ def test_init_writes_valid_starter(monkeypatch, capsys, tmp_path):
     cli.main()
     loaded = load_blueprint(folder / "blueprint.yaml")
 
-    assert capsys.readouterr().out == ("wrote blueprint.yaml and blueprint.schema.json (project my-app); "
-                                       "next: provision -f blueprint.yaml plan\n")
+    assert capsys.readouterr().out == ("wrote blueprint.yaml and blueprint.schema.json, added *.local.yaml to "
+                                       ".gitignore (project my-app); next: provision -f blueprint.yaml plan\n")
     assert loaded.blueprint.project == "my-app"
     assert list(loaded.blueprint.containers) == ["my-app-app"]
+    assert loaded.blueprint.containers["my-app-app"].image == "busybox:1.36"
+    assert (folder / ".gitignore").read_text() == (
+        "# var files with secret values for provision: pass them with --var-file, never commit them\n*.local.yaml\n")
     assert (folder / "blueprint.yaml").read_text().startswith("# yaml-language-server: $schema=blueprint.schema.json\n")
     assert (folder / "blueprint.schema.json").read_text() == blueprint_schema_text()
 
@@ -159,3 +167,119 @@ def test_init_rejects_invalid_project(monkeypatch, capsys, tmp_path):
     assert code == 1
     assert "invalid project name 'Not Valid'" in err
     assert not (tmp_path / "blueprint.yaml").exists()
+
+
+def test_init_appends_to_gitignore_once(monkeypatch, capsys, tmp_path):
+    (tmp_path / ".gitignore").write_text("node_modules/")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["provision", "init", "--project", "app"])
+    cli.main()
+    monkeypatch.setattr(sys, "argv", ["provision", "init", "-f", "second.yaml", "--project", "app"])
+    cli.main()
+
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert lines == ["node_modules/",
+                     "# var files with secret values for provision: pass them with --var-file, never commit them",
+                     "*.local.yaml"]
+    assert capsys.readouterr().out.splitlines()[1] == "wrote second.yaml (project app); next: provision -f second.yaml plan"
+
+
+SECRET_BLUEPRINT = """\
+version: 1
+project: "shop-{{ vars.stage }}"
+variables:
+  stage: {}
+  port: {default: 8080}
+  db_password: {secret: true}
+containers:
+  web:
+    image: busybox:1.36
+    environment:
+      DB_URL: "postgres://app:{{ vars.db_password }}@db/{{ project }}"
+    ports: ["127.0.0.1:{{ vars.port }}:80"]
+"""
+
+
+def write_blueprint(folder, text=SECRET_BLUEPRINT):
+    path = folder / "blueprint.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_config_prints_resolved_blueprint_with_secret_hidden(monkeypatch, capsys, tmp_path):
+    write_blueprint(tmp_path)
+    (tmp_path / "ci.yaml").write_text("stage: ci\nport: 9090\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PROVISION_VAR_DB_PASSWORD", "hunter2-secret")
+
+    code, out, err = run_main(monkeypatch, capsys, "config", "--var-file", "ci.yaml")
+
+    assert (code, err) == (0, "")
+    assert out == ("version: 1\n"
+                   "project: shop-ci\n"
+                   "containers:\n"
+                   "  web:\n"
+                   "    image: busybox:1.36\n"
+                   "    environment:\n"
+                   "      DB_URL: postgres://app:(secret db_password)@db/shop-ci\n"
+                   "    ports:\n"
+                   "    - host_ip: 127.0.0.1\n"
+                   "      host_port: 9090\n"
+                   "      container_port: 80\n"
+                   "      protocol: tcp\n"
+                   "    restart: 'no'\n"
+                   "    state: running\n"
+                   "    pull: missing\n")
+
+
+def test_config_json_is_valid_blueprint(monkeypatch, capsys, tmp_path):
+    write_blueprint(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = run_main(monkeypatch, capsys, "config", "--format", "json", "--var", "stage=dev",
+                            "--var", "db_password=hunter2-secret", "--var", "port=7070")
+    data = json.loads(out)
+    (tmp_path / "resolved.yaml").write_text(out)
+    loaded = load_blueprint(tmp_path / "resolved.yaml")
+
+    assert code == 0
+    assert data["project"] == "shop-dev"
+    assert data["containers"]["web"]["ports"][0]["host_port"] == 7070
+    assert "hunter2-secret" not in out
+    assert loaded.blueprint.containers["web"].environment == {"DB_URL": "postgres://app:(secret db_password)@db/shop-dev"}
+
+
+def test_unknown_var_is_an_error_with_suggestion(monkeypatch, capsys, tmp_path):
+    write_blueprint(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run_main(monkeypatch, capsys, "config", "--var", "stage=ci", "--var", "prot=1",
+                              "--var", "db_password=hunter2-secret")
+
+    assert (code, out) == (1, "")
+    assert err.splitlines() == ["error: --var prot: variable 'prot' is not declared in the blueprint",
+                                "    hint: did you mean 'port'?",
+                                "blueprint is invalid: 1 problem found; nothing was changed on the engine"]
+
+
+def test_validate_leaves_values_without_variables_unchecked(monkeypatch, capsys, tmp_path):
+    write_blueprint(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = run_main(monkeypatch, capsys, "validate", "--var", "stage=ci")
+
+    assert code == 0
+    assert out == ("blueprint.yaml: valid (project shop-ci; 1 value was not checked, because a variable it uses has "
+                   "no value: containers.web.environment.DB_URL)\n")
+
+
+def test_error_output_hides_secret_value(monkeypatch, capsys, tmp_path):
+    command = "command: \"sh -c 'echo {{ vars.db_password }}'\"\n    environment:"
+    write_blueprint(tmp_path, SECRET_BLUEPRINT.replace("environment:", command))
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run_main(monkeypatch, capsys, "config", "--var", "stage=ci", "--var", "db_password=it's-secret")
+
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0] == ("blueprint.yaml:10:14: error: containers.web.command: cannot split \"sh -c 'echo "
+                                   "(secret db_password)'\" into words (No closing quotation); write it as a list")
