@@ -1,4 +1,4 @@
-"""Merge a base blueprint with override files, as `-f base.yaml -f ci.yaml` asks.
+"""Merge a base blueprint with override files, given as `-f base.yaml -f ci.yaml`.
 
 The rules are Compose's: mappings merge key by key, a later scalar or list
 replaces the earlier one, `!reset` removes an inherited key and `!override`

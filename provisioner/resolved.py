@@ -1,6 +1,6 @@
 """The blueprint as provision reads it, for `provision config`.
 
-Files are merged, templates rendered and defaults filled in; relative paths
+Files are merged, templates rendered and defaults filled in. Relative paths
 become absolute, resolved against the file each was written in, and secrets
 show as (secret NAME). The output is itself a valid blueprint.
 """

@@ -130,7 +130,7 @@ def render_document(data: Any, source_map: SourceMap, variables: VariableValues,
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with repetition and powers bounded."""
+    """Jinja2's immutable sandbox, with limits on repetition and powers."""
 
     intercepted_binops = frozenset(["*", "**"])
 

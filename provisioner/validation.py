@@ -58,7 +58,7 @@ class LoadedBlueprint:
 
     `blueprint` is the masked form, in which every value that used a secret
     variable is a marker; plans, labels and output use it. `engine_blueprint`
-    holds the real values, for the engine calls only.
+    contains the real values, for the engine calls only.
     """
 
     blueprint: Blueprint

@@ -41,7 +41,7 @@ class VariableValues:
     origins: dict[str, str] = field(default_factory=dict)
 
     def secrets(self) -> dict[str, str]:
-        """The text of every secret variable's value, by name."""
+        """Return the text of every secret variable's value, by name."""
         return {name: str(self.values[name]) for name, spec in self.declared.items()
                 if spec.secret and name in self.values and self.values[name] is not None}
 
