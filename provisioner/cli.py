@@ -141,8 +141,10 @@ def validate(context: click.Context, files: tuple[Path, ...]) -> None:
         note = ""
         if loaded.unrendered:
             count = len(loaded.unrendered)
-            note = (f"; {count} {'value was' if count == 1 else 'values were'} not checked, because a variable "
-                    f"{'it uses' if count == 1 else 'they use'} has no value: {', '.join(sorted(loaded.unrendered))}")
+            names = ", ".join(loaded.missing_variables)
+            note = (f"; {count} {'value was' if count == 1 else 'values were'} not checked, because "
+                    f"{'this variable has' if len(loaded.missing_variables) == 1 else 'these variables have'} "
+                    f"no value: {names}")
         _echo(f"{label}: valid (project {loaded.blueprint.project}{note})")
     if invalid:
         if len(sources) > 1:

@@ -1,9 +1,10 @@
 """Merge a base blueprint with override files, given as `-f base.yaml -f ci.yaml`.
 
 The rules are Compose's: mappings merge key by key, a later scalar or list
-replaces the earlier one, `!reset` removes an inherited key and `!override`
-replaces a mapping instead of merging into it. Every merged value keeps the
-position of the file it came from, so errors point into the right file.
+replaces the earlier one, an empty (null) value keeps it, `!reset` removes an
+inherited key and `!override` replaces a mapping instead of merging into it.
+Every merged value keeps the position of the file it came from, so errors
+point into the right file.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def _merge_value(base: Any, override: Any, path: KeyPath, target: SourceMap, sou
         if isinstance(value, Reset):
             result.pop(key, None)
             _forget_positions(target, child)
+            continue
+        if value is None and key in result:
+            # As in Compose, an empty value keeps the earlier one, so an override
+            # file whose `containers:` entries are all commented out removes nothing.
             continue
         _take_position(target.key_positions, source, source.key_positions, child)
         result[key] = _merge_value(result[key], value, child, target, source) if key in result else (

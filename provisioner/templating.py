@@ -112,7 +112,8 @@ def render_document(data: Any, source_map: SourceMap, variables: VariableValues,
     if project_path in renderer.result.secret_paths:
         renderer.report(project_path, "a secret variable cannot be used in the project name",
                         "the project name is printed and stored in labels; use a variable that is not secret")
-    renderer.context["project"] = real_project
+    unknown = project_path in renderer.result.unrendered_paths or not isinstance(real_project, str)
+    renderer.context["project"] = _UnknownProject() if unknown else real_project
 
     real: dict[str, Any] = {}
     masked: dict[str, Any] = {}
@@ -157,7 +158,6 @@ class _Renderer:
         self.environment = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                                     finalize=self._finalize)
         self.context: dict[str, Any] = {"vars": _VariablesView(self), "env": _EnvironmentView(environ)}
-        self.project = ""
 
     def render(self, value: Any, path: KeyPath) -> tuple[Any, Any]:
         """Return the real and the masked rendering of `value`, which sits at `path`."""
@@ -290,6 +290,17 @@ class _Renderer:
     def _project(self) -> str:
         project = self.context.get("project")
         return project if isinstance(project, str) else ""
+
+
+class _UnknownProject(jinja2.StrictUndefined):
+    """`project` when the project name itself has no value: any use leaves the value unchecked, or is an error."""
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
+        raise TemplateProblem("the project name has no value, because the project is missing or uses a variable "
+                              "without a value", "fix the project first", missing_value=True)
+
+    __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = __getattr__ = __add__ = __radd__ = (
+        _fail_with_undefined_error)
 
 
 class _VariablesView:

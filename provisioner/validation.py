@@ -67,6 +67,8 @@ class LoadedBlueprint:
     redact: Redactor = field(default_factory=Redactor)
     # Values left as written because a variable they use has no value (validate only).
     unrendered: frozenset[str] = frozenset()
+    # Variables without a value that templates use (validate only).
+    missing_variables: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -122,7 +124,8 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
     engine_blueprint = blueprint
     if rendered.secret_paths and not unrendered:
         engine_blueprint = _engine_blueprint(rendered.data, masked, redact)
-    return LoadedBlueprint(blueprint, masked, engine_blueprint, redact, unrendered)
+    missing = tuple(sorted(rendered.read & variables.declared.keys() - variables.values.keys()))
+    return LoadedBlueprint(blueprint, masked, engine_blueprint, redact, unrendered, missing)
 
 
 def read_document(files: tuple[Path, ...]) -> Document:

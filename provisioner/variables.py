@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioner.errors import BlueprintInvalid, Location, Problem
+from provisioner.errors import BlueprintInvalid, BlueprintNotFound, Location, Problem
 from provisioner.loader import RESET, KeyPath, Override, SourceMap, load_document
 from provisioner.models import VariableSpec
 from provisioner.validation_support import defined_hint
@@ -80,6 +80,11 @@ def _environment_names(name: str) -> list[str]:
 def _read_var_file(path: Path, result: VariableValues, problems: list[Problem]) -> None:
     try:
         document = load_document(path)
+    except BlueprintNotFound:
+        # load_document's own message is about the blueprint and suggests -f.
+        problems.append(Problem(None, "", f"var file {path} not found (looked for {path.absolute()})",
+                                "create it, or fix the path given to --var-file"))
+        return
     except BlueprintInvalid as error:
         problems += error.problems
         return
@@ -167,7 +172,7 @@ def _converted(text: str, default: Any) -> Any:
         except ValueError:
             raise ValueError("expected a number") from None
     if isinstance(default, (list, dict)):
-        raise ValueError(f"a {_kind(default)} cannot be given as text; set it in a var file")
+        raise ValueError(f"{_kind(default)} cannot be given as text; set it in a var file")
     return text
 
 

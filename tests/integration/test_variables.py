@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import textwrap
+import urllib.request
 
-from tests.integration.conftest import PROJECT_LABEL, free_port
+from tests.integration.conftest import BLUEPRINTS, PROJECT_LABEL, free_port
 
 FAST = ("--stop-timeout", "0")
 
@@ -121,3 +122,40 @@ def test_missing_variable_changes_nothing(engine_run, docker_client):
     assert result.stderr.splitlines()[0] == ("blueprint.yaml:16:15: error: containers.{{ project }}-web.environment.DB_URL: "
                                              "variable 'db_password' has no value")
     assert docker_client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}) == []
+
+
+def test_environments_example_with_override(engine_run, docker_client):
+    """The shipped example: staging from shop.yaml, CI from shop.yaml merged with ci.yaml, side by side."""
+    folder = BLUEPRINTS / "environments"
+    run = engine_run.run_id
+    ports = {"staging": free_port(), "ci": free_port()}
+    files = {"staging": ("-f", str(folder / "shop.yaml")),
+             "ci": ("-f", str(folder / "shop.yaml"), "-f", str(folder / "ci.yaml"))}
+    engine_run.projects |= {f"shop-staging-{run}", f"shop-ci-{run}"}
+
+    def provision(stage: str, *args: str):
+        # The stage gets the run id, so the project and every name are this run's own.
+        return engine_run.provision(*files[stage], "--var-file", str(folder / f"{stage}.vars.yaml"),
+                                    "--var", f"stage={stage}-{run}", "--var", f"port={ports[stage]}", *args,
+                                    env={"PROVISION_VAR_DB_PASSWORD": PASSWORDS["dev"]})
+
+    applied = {stage: provision(stage, "apply", "--auto-approve", *FAST) for stage in ports}
+    pages = {stage: urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10).read().decode()
+             for stage, port in ports.items()}
+    database = {stage: docker_client.api.inspect_container(f"shop-{stage}-{run}-db") for stage in ports}
+    web = {stage: docker_client.api.inspect_container(f"shop-{stage}-{run}-web") for stage in ports}
+    volumes = {stage: [volume.name for volume in docker_client.volumes.list(
+        filters={"label": f"{PROJECT_LABEL}=shop-{stage}-{run}"})] for stage in ports}
+    replanned = {stage: provision(stage, "plan") for stage in ports}
+
+    for stage in ports:
+        assert applied[stage].returncode == 0, applied[stage].stderr
+        assert pages[stage] == f"shop {stage}-{run}\n"
+        assert replanned[stage].stdout.startswith("No changes.")
+    assert volumes == {"staging": [f"shop-staging-{run}-db-data"], "ci": []}
+    assert [mount["Destination"] for mount in database["ci"]["Mounts"]] == ["/data"]
+    assert database["ci"]["Mounts"][0]["Name"] != f"shop-ci-{run}-db-data"
+    assert database["staging"]["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert database["ci"]["HostConfig"]["RestartPolicy"]["Name"] in ("", "no")
+    assert "LOG_LEVEL=debug" in web["ci"]["Config"]["Env"]
+    assert not any(entry.startswith("LOG_LEVEL=") for entry in web["staging"]["Config"]["Env"])

@@ -269,8 +269,8 @@ def test_validate_leaves_values_without_variables_unchecked(monkeypatch, capsys,
     code, out, _ = run_main(monkeypatch, capsys, "validate", "--var", "stage=ci")
 
     assert code == 0
-    assert out == ("blueprint.yaml: valid (project shop-ci; 1 value was not checked, because a variable it uses has "
-                   "no value: containers.web.environment.DB_URL)\n")
+    assert out == ("blueprint.yaml: valid (project shop-ci; 1 value was not checked, because this variable has "
+                   "no value: db_password)\n")
 
 
 def test_error_output_hides_secret_value(monkeypatch, capsys, tmp_path):

@@ -13,7 +13,8 @@ from provisioner.schema import blueprint_schema, blueprint_schema_text
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "schemas" / "blueprint.schema.json"
-EXAMPLES = sorted((REPO / "blueprints").glob("*.yaml"))
+# Whole blueprints; override and var files are parts of one and are not checked on their own.
+EXAMPLES = sorted((REPO / "blueprints").glob("*.yaml")) + [REPO / "blueprints" / "environments" / "shop.yaml"]
 
 
 def test_committed_schema_is_current():
@@ -48,6 +49,25 @@ def test_schema_rejects_unknown_key():
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
 def test_example_points_editors_at_schema(example):
     first_line = example.read_text().splitlines()[0]
+    prefix, _, location = first_line.partition("$schema=")
 
-    assert first_line == "# yaml-language-server: $schema=../schemas/blueprint.schema.json"
-    assert (example.parent / "../schemas/blueprint.schema.json").resolve() == COMMITTED
+    assert prefix == "# yaml-language-server: "
+    assert (example.parent / location).resolve() == COMMITTED
+
+
+def test_schema_accepts_template_for_number():
+    validator = jsonschema.Draft202012Validator(blueprint_schema())
+    document = {"version": 1, "project": "demo",
+                "registries": {"hub": {"port": "{{ vars.port }}", "hostnames": ["localhost"]}}}
+
+    assert list(validator.iter_errors(document)) == []
+
+
+def test_schema_rejects_plain_text_for_number():
+    validator = jsonschema.Draft202012Validator(blueprint_schema())
+    document = {"version": 1, "project": "demo", "registries": {"hub": {"port": "five", "hostnames": ["localhost"]}}}
+
+    errors = list(validator.iter_errors(document))
+
+    assert len(errors) == 1
+    assert list(errors[0].path) == ["registries", "hub", "port"]
