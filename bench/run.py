@@ -26,7 +26,8 @@ from provisioner.snapshot import snapshot_from_lists
 from provisioner.validation import load_blueprint
 
 # Targets for the default size (about 1,000 resources).
-MAX_SECONDS = {"validate": 3.0, "desired state": 1.0, "plan (empty engine)": 3.0, "plan (no changes)": 3.0}
+MAX_SECONDS = {"validate": 3.0, "validate (templates)": 3.0, "desired state": 1.0, "plan (empty engine)": 3.0,
+               "plan (no changes)": 3.0}
 MAX_PEAK_MEGABYTES = 300
 
 
@@ -53,6 +54,16 @@ def generate_blueprint(networks: int, volumes: int, containers: int) -> dict[str
                                    "aliases": [f"app{index}"]}},
             "ports": [f"127.0.0.1:{20000 + index}:80"],
         }
+    return blueprint
+
+
+def templated(blueprint: dict[str, Any]) -> dict[str, Any]:
+    """Return the blueprint with three templates in every container, one of them reading a secret."""
+    blueprint = {**blueprint, "variables": {"tag": {"default": "1.36"}, "mode": {"default": "bench"},
+                                            "token": {"default": "bench-token", "secret": True}}}
+    for container in blueprint["containers"].values():
+        container["image"] = "busybox:{{ vars.tag }}"
+        container["environment"] = {**container["environment"], "MODE": "{{ vars.mode }}", "TOKEN": "{{ vars.token }}"}
     return blueprint
 
 
@@ -109,10 +120,14 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "blueprint.yaml"
-        path.write_text(yaml.safe_dump(generate_blueprint(args.networks, args.volumes, args.containers), sort_keys=False))
+        blueprint = generate_blueprint(args.networks, args.volumes, args.containers)
+        path.write_text(yaml.safe_dump(blueprint, sort_keys=False))
+        templated_path = Path(folder) / "templated.yaml"
+        templated_path.write_text(yaml.safe_dump(templated(blueprint), sort_keys=False))
 
         results: dict[str, float] = {}
         loaded = measure("validate", results, load_blueprint, path)
+        measure("validate (templates)", results, load_blueprint, templated_path)
         desired = measure("desired state", results, build_desired_state, loaded)
         empty_plan = measure("plan (empty engine)", results, plan_apply, desired, snapshot_from_lists({}))
         snapshot = snapshot_from_lists(matching_engine_lists(desired))

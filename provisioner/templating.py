@@ -158,6 +158,7 @@ class _Renderer:
         self.environment = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                                     finalize=self._finalize)
         self.context: dict[str, Any] = {"vars": _VariablesView(self), "env": _EnvironmentView(environ)}
+        self.compiled: dict[str, tuple[nodes.Template, Any, jinja2.Template | None]] = {}
 
     def render(self, value: Any, path: KeyPath) -> tuple[Any, Any]:
         """Return the real and the masked rendering of `value`, which sits at `path`."""
@@ -167,7 +168,7 @@ class _Renderer:
             real: dict[Any, Any] = {}
             masked: dict[Any, Any] = {}
             for key, item in value.items():
-                name = self._render_key(key, path + (key,), real)
+                name = self._render_key(key, path + (key,), real, value)
                 real[name], masked[name] = self.render(item, path + (key,))
             return real, masked
         if isinstance(value, list):
@@ -175,8 +176,12 @@ class _Renderer:
             return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
         return value, value
 
-    def _render_key(self, key: Any, path: KeyPath, rendered: dict[Any, Any]) -> Any:
-        """Render a mapping key, such as a container name written "{{ project }}-web"; the result is always text."""
+    def _render_key(self, key: Any, path: KeyPath, rendered: dict[Any, Any], written: dict[Any, Any]) -> Any:
+        """Render a mapping key, such as a container name written "{{ project }}-web"; the result is always text.
+
+        `rendered` has the keys rendered so far and `written` every key of the
+        mapping as written, so a clash is found whichever of the two comes first.
+        """
         if not isinstance(key, str) or not any(mark in key for mark in TEMPLATE_MARKS):
             return key
         secrets_before = set(self.result.secret_paths)
@@ -187,7 +192,7 @@ class _Renderer:
             self.report(path, "a secret variable cannot be used in a key", "keys are names, which plans print and "
                         "labels store; use a variable that is not secret", at_key=True)
             return key
-        if name in rendered and name != key:
+        if name != key and (name in rendered or name in written):
             self.report(path, f"key {key!r} renders to {name!r}, which this mapping already has",
                         "make the rendered keys differ", at_key=True)
             return key
@@ -219,23 +224,31 @@ class _Renderer:
             self.report(path, f"template failed: {type(error).__name__}: {error}")
         return text, text
 
+    def _compiled(self, text: str) -> tuple[nodes.Template, Any, jinja2.Template | None]:
+        """Parse and compile `text` once: blueprints repeat the same templates across many entries."""
+        if text not in self.compiled:
+            tree = self.environment.parse(text)
+            expression = _whole_expression(text, tree)
+            if expression is not None:
+                self.compiled[text] = (tree, self.environment.compile_expression(expression, undefined_to_none=False), None)
+            else:
+                self.compiled[text] = (tree, None, self.environment.from_string(tree))
+        return self.compiled[text]
+
     def _render_template(self, text: str, path: KeyPath) -> tuple[Any, Any]:
-        tree = self.environment.parse(text)
-        expression = _whole_expression(text, tree)
+        tree, expression, template = self._compiled(text)
         self.used = set()
         self.pending = set()
         self.masking = False
 
         if expression is not None:
-            value = self.environment.compile_expression(expression, undefined_to_none=False)(**self.context)
-            if isinstance(value, jinja2.Undefined):
-                str(value)  # StrictUndefined raises the "is undefined" error here
+            value = expression(**self.context)
+            _check_defined(value)
             if not self.used:
                 return value, value
             self.result.secret_paths[path] = frozenset(self.used)
             return value, marker(self.used, _text(value), self._project())
 
-        template = self.environment.from_string(tree)
         real = template.render(self.context)
         if not self.used:
             return real, real
@@ -252,6 +265,7 @@ class _Renderer:
 
     def _finalize(self, value: Any) -> Any:
         """Called by Jinja2 on each {{ }} output: while masking, replace one that read a secret."""
+        _check_defined(value)
         used, self.pending = self.pending, set()
         if self.masking and used:
             return marker(used, _text(value), self._project())
@@ -317,6 +331,11 @@ class _VariablesView:
     def __getitem__(self, name: str) -> Any:
         return self._renderer.read_variable(name)
 
+    def __iter__(self) -> Any:
+        # Without it, `in` and `for` would call __getitem__ with 0, 1, 2, ...
+        raise TemplateProblem("vars cannot be listed or searched with 'in'",
+                              "read a declared variable by name, as vars.NAME or vars['NAME']")
+
 
 class _EnvironmentView:
     """`env` in templates: the process environment, where an unset name is an error."""
@@ -338,6 +357,13 @@ class _EnvironmentView:
     def get(self, name: str, default: Any = None) -> Any:
         return self._environ.get(name, default)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._environ
+
+    def __iter__(self) -> Any:
+        raise TemplateProblem("env cannot be listed",
+                              "read an environment variable by name, as env.NAME or env.get('NAME', 'VALUE')")
+
 
 def _whole_expression(text: str, tree: nodes.Template) -> str | None:
     """Return the expression's source when `text` is exactly one {{ }} and nothing else."""
@@ -353,6 +379,18 @@ def _whole_expression(text: str, tree: nodes.Template) -> str | None:
 def _only_outputs(tree: nodes.Template) -> bool:
     """True when the template is text and {{ }} outputs only, without loops, conditions or assignments."""
     return all(isinstance(node, nodes.Output) for node in tree.body)
+
+
+def _check_defined(value: Any) -> None:
+    """Raise the "is undefined" error for an undefined value, also one inside a list or mapping, which Jinja2 lets pass."""
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises here
+    elif isinstance(value, dict):
+        for item in value.values():
+            _check_defined(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_defined(item)
 
 
 def _text(value: Any) -> str:
