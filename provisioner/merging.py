@@ -21,7 +21,7 @@ def merge_documents(documents: list[Document]) -> Document:
     for document in documents:
         merged.files.update(document.files)
         if not isinstance(document.data, dict) or not isinstance(merged.data, dict):
-            # Only mappings merge; anything else (an empty or broken file) replaces the whole document.
+            # Only mappings merge; anything else (a list, a scalar or null) replaces the whole document.
             merged.data = _plain(document.data)
             _take_positions(merged.source_map, document.source_map, ())
             continue
@@ -36,8 +36,9 @@ def _merge_value(base: Any, override: Any, path: KeyPath, target: SourceMap, sou
         _take_positions(target, source, path)
         return _plain(override)
 
+    # A mapping written in several files keeps the position of its first
+    # definition, which errors about the mapping as a whole point at.
     result = dict(base)
-    _take_position(target.value_positions, source, source.value_positions, path)
     for key, value in override.items():
         child = path + (key,)
         if isinstance(value, Reset):
@@ -45,8 +46,11 @@ def _merge_value(base: Any, override: Any, path: KeyPath, target: SourceMap, sou
             _forget_positions(target, child)
             continue
         if value is None and key in result:
-            # As in Compose, an empty value keeps the earlier one, so an override
-            # file whose `containers:` entries are all commented out removes nothing.
+            # An empty value keeps the earlier one, as compose-go's MergeYaml does, so an
+            # override file whose `containers:` entries are all commented out removes nothing.
+            continue
+        if key in result and isinstance(result[key], dict) and isinstance(value, dict):
+            result[key] = _merge_value(result[key], value, child, target, source)
             continue
         _take_position(target.key_positions, source, source.key_positions, child)
         result[key] = _merge_value(result[key], value, child, target, source) if key in result else (

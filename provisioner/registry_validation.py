@@ -125,7 +125,7 @@ class RegistryRules:
     def _load_pair(self, path: KeyPath, files: CertificateFiles, check) -> KeyPair | None:
         contents = {}
         for key in ("cert", "key"):
-            file = resolve_path(getattr(files, key), self.document.base_dir_at(path[:3]))
+            file = resolve_path(getattr(files, key), self.document.base_dir_at(path + (key,)))
             try:
                 contents[key] = file.read_bytes()
             except OSError as error:

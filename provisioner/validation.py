@@ -24,6 +24,7 @@ from provisioner.merging import merge_documents
 from provisioner.models import (
     VARIABLE_NAME_PATTERN,
     Blueprint,
+    CertificateFiles,
     ContainerSpec,
     NetworkSpec,
     Port,
@@ -33,7 +34,7 @@ from provisioner.models import (
     VolumeSpec,
 )
 from provisioner.names import DOCKER_NAME_PATTERN, PREDEFINED_NETWORKS
-from provisioner.registry_validation import RegistryRules
+from provisioner.registry_validation import RegistryRules, resolve_path
 from provisioner.secrets import Redactor, shown
 from provisioner.templating import Rendered, render_document
 from provisioner.validation_support import defined_hint, ports_clash
@@ -119,11 +120,11 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
         # Only validate gets here, and it reads no more than the valid entries and the project as written.
         blueprint = Blueprint.model_construct(**{**masked.data, **sections, "variables": {}})
     else:
-        blueprint = Blueprint.model_validate({**masked.data, **sections})
+        blueprint = _with_absolute_tls_paths(Blueprint.model_validate({**masked.data, **sections}), masked)
 
     engine_blueprint = blueprint
     if rendered.secret_paths and not unrendered:
-        engine_blueprint = _engine_blueprint(rendered.data, masked, redact)
+        engine_blueprint = _with_absolute_tls_paths(_engine_blueprint(rendered.data, masked, redact), masked)
     missing = tuple(sorted(rendered.read & variables.declared.keys() - variables.values.keys()))
     return LoadedBlueprint(blueprint, masked, engine_blueprint, redact, unrendered, missing)
 
@@ -196,6 +197,26 @@ def _engine_blueprint(data: dict, document: Document, redact: Redactor) -> Bluep
         return Blueprint.model_validate(data)
     except ValidationError as error:
         raise BlueprintInvalid(_redacted(problems_from_validation_error(error, document.source_map), redact)) from None
+
+
+def _with_absolute_tls_paths(blueprint: Blueprint, document: Document) -> Blueprint:
+    """Resolve each registry's certificate and key paths against the file each was written in.
+
+    Merged files may write the paths of one registry in different folders, so
+    later steps cannot resolve them against a single folder.
+    """
+    registries = {}
+    for name, registry in blueprint.registries.items():
+        updates = {}
+        for key in ("ca", "certificate"):
+            files = getattr(registry.tls, key)
+            if isinstance(files, CertificateFiles):
+                path = ("registries", name, "tls", key)
+                updates[key] = files.model_copy(update={
+                    part: str(resolve_path(getattr(files, part), document.base_dir_at(path + (part,))))
+                    for part in ("cert", "key")})
+        registries[name] = registry.model_copy(update={"tls": registry.tls.model_copy(update=updates)}) if updates else registry
+    return blueprint.model_copy(update={"registries": registries})
 
 
 def _redacted(problems: list[Problem], redact: Redactor) -> list[Problem]:

@@ -9,6 +9,7 @@ environment and the command line takes the type of the variable's default, so
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 from provisioner.errors import BlueprintInvalid, BlueprintNotFound, Location, Problem
 from provisioner.loader import RESET, KeyPath, Override, SourceMap, load_document
-from provisioner.models import VariableSpec
+from provisioner.models import VARIABLE_NAME_PATTERN, VariableSpec
 from provisioner.validation_support import defined_hint
 
 ENVIRONMENT_PREFIX = "PROVISION_VAR_"
@@ -114,7 +115,9 @@ def _read_var_file(path: Path, result: VariableValues, problems: list[Problem]) 
 def _read_var_argument(argument: str, result: VariableValues, problems: list[Problem]) -> None:
     name, equals, text = argument.partition("=")
     if not equals or not name:
-        problems.append(Problem(None, "", f"--var expects NAME=VALUE, got {argument!r}",
+        # Quote the argument only when it is a bare name: anything else may be a mistyped secret.
+        shown = repr(argument) if re.match(VARIABLE_NAME_PATTERN, argument) else "a value without a name"
+        problems.append(Problem(None, "", f"--var expects NAME=VALUE, got {shown}",
                                 "write it as --var NAME=VALUE, for example --var tag=1.36"))
         return
     if name not in result.declared:
@@ -149,7 +152,7 @@ def _check_type(result: VariableValues, name: str, value: Any, path: KeyPath, so
     spec = result.declared[name]
     if not spec.has_default or spec.default is None or value is None:
         return
-    if _kind(value) != _kind(spec.default):
+    if _kind(value) != _kind(spec.default) and not (_kind(spec.default) == "a number" and _kind(value) == "a whole number"):
         problems.append(Problem(source_map.locate(path), name,
                                 f"variable {name!r} is {_kind(spec.default)} by its default, but this value is {_kind(value)}",
                                 f"give a value like its default, {_shown_default(spec)}"))
@@ -179,7 +182,9 @@ def _converted(text: str, default: Any) -> Any:
 def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
         return "a number"
     if isinstance(value, list):
         return "a list"

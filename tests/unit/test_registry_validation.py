@@ -240,7 +240,9 @@ def test_matching_certificate_files_load(tmp_path):
 
     registry = load_blueprint(path).blueprint.registries["registry"]
 
-    assert registry.tls.certificate.cert == "server.crt"
+    # Relative paths are resolved against the file's folder once the blueprint is valid.
+    assert registry.tls.certificate.cert == str(tmp_path.resolve() / "server.crt")
+    assert registry.tls.ca.key == str(tmp_path.resolve() / "ca.key")
 
 
 def test_passwords_not_needed_without_secret_checks(tmp_path, monkeypatch):
