@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Iterable
 
 MARKER = re.compile(r"\[secret:(?P<names>[A-Za-z][A-Za-z0-9_]*(?:,[A-Za-z][A-Za-z0-9_]*)*):(?P<digest>[0-9a-f]{16})\]")
+# The placeholder that `shown` and `Redactor` print in place of a secret: (secret NAME).
+PLACEHOLDER = re.compile(r"\(secret [A-Za-z][A-Za-z0-9_]*(?:,[A-Za-z][A-Za-z0-9_]*)*\)")
 
 # Values shorter than this are not searched for in output: a secret of one or
 # two characters would mask unrelated text everywhere.
@@ -59,7 +62,8 @@ class Redactor:
         """Add secrets by variable name; longer values are matched first, so a value inside another is not half-hidden."""
         for name, value in secrets.items():
             if len(value) >= MIN_REDACTED_LENGTH:
-                self._secrets[value] = name
+                for spelling in _spellings(value):
+                    self._secrets[spelling] = name
         self._compile()
 
     def include(self, other: Redactor) -> None:
@@ -69,22 +73,65 @@ class Redactor:
 
     def _compile(self) -> None:
         values = sorted(self._secrets, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(value) for value in values)) if values else None
+        if not values:
+            self._pattern = None
+            return
+        # Markers and placeholders already hide a secret. They are matched as a
+        # whole, so a value that occurs inside one, such as "password" in
+        # "(secret db_password)", cannot garble it, and redacting twice changes nothing.
+        written = "|".join(re.escape(value) for value in values)
+        self._pattern = re.compile(f"{written}|(?P<kept>{MARKER.pattern}|{PLACEHOLDER.pattern})")
 
     def __call__(self, text: str) -> str:
         if self._pattern is None:
             return text
-        return self._pattern.sub(lambda match: f"(secret {self._secrets[match.group(0)]})", text)
+        return self._pattern.sub(self._replacement, text)
+
+    def _replacement(self, match: re.Match[str]) -> str:
+        if match["kept"] is not None:
+            return match.group(0)
+        return f"(secret {self._secrets[match.group(0)]})"
+
+
+def _spellings(value: str) -> set[str]:
+    """Return `value` as written and as it appears between the quotes of repr() and JSON text.
+
+    Error messages quote values with repr(), which doubles a backslash and
+    writes a tab as \\t, so the written form alone would let such a secret through.
+    """
+    python = "".join(repr(character)[1:-1] for character in value)
+    return {
+        value,
+        python,
+        # repr() of text that contains both kinds of quote escapes the single ones.
+        python.replace("'", "\\'"),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
 
 
 class RedactingFilter(logging.Filter):
-    """Applies a Redactor to every log record, message and arguments together."""
+    """Applies a Redactor to every log record: the message with its arguments, and any traceback."""
 
     def __init__(self, redactor: Redactor):
         super().__init__()
         self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor(record.getMessage())
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError):
+            # The arguments do not fit the format. Logging reports such a record
+            # instead of raising into the caller, and so does this filter.
+            message = f"{record.msg} (arguments: {record.args!r})"
+        record.msg = self.redactor(message)
         record.args = None
+
+        # Formatters print exc_text when it is set, so the redacted traceback replaces the original.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor(record.stack_info)
         return True

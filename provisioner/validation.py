@@ -43,7 +43,7 @@ from provisioner.variables import VariableInputs, VariableValues, resolve_variab
 
 @dataclass(frozen=True)
 class BlueprintSource:
-    """Where a blueprint comes from: its files in merge order and the variable values given outside them."""
+    """The input of a blueprint: its files in merge order and the variable values given outside them."""
 
     files: tuple[Path, ...]
     inputs: VariableInputs = field(default_factory=VariableInputs)

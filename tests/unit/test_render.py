@@ -8,11 +8,25 @@ from pathlib import Path
 import pytest
 
 from provisioner.events import ActionFinished, Outcome
+from provisioner.labels import SPEC_HASH_LABEL
 from provisioner.plan import Action, ActionKind, Blocker, FieldChange, Plan
 from provisioner.planner import plan_apply
 from provisioner.render import render_outcome, render_plan, render_progress
+from provisioner.secrets import marker
 from provisioner.snapshot import snapshot_from_lists
-from tests.unit.planning_support import APP_DATA, BATCH, BUSY_BOX2, ISOLATED, SCRATCH, desired_state, recording, seed_data
+from tests.unit.planning_support import (
+    APP_DATA,
+    BATCH,
+    BUSY_BOX2,
+    ISOLATED,
+    SCRATCH,
+    desired_state,
+    labels_of,
+    recording,
+    seed_data,
+    set_stored_spec,
+    stored_spec_of,
+)
 
 ESCAPE = "\033["
 
@@ -165,6 +179,48 @@ provision will perform these actions on project seed-demo:
       should be running but is exited
 
 Plan: 0 to create, 1 to replace, 1 to start, 0 to stop, 0 to delete."""
+
+
+def secret_dsn_plan(monkeypatch, folder: Path, applied_password: str) -> Plan:
+    """Plan seed-demo with DSN built from a secret, against the applied recording as if applied with `applied_password`."""
+    monkeypatch.setenv("PROVISION_VAR_db_password", "new-password")
+    data = seed_data()
+    data["variables"] = {"db_password": {"secret": True}}
+    data["containers"]["busy-box2"]["environment"]["DSN"] = "postgres://app:{{ vars.db_password }}@db/app"
+    desired = desired_state(data, folder)
+
+    raw = recording("applied")
+    spec = stored_spec_of(raw, BUSY_BOX2)
+    spec["environment"]["DSN"] = f"postgres://app:{marker(['db_password'], applied_password, 'seed-demo')}@db/app"
+    set_stored_spec(raw, BUSY_BOX2, spec)
+    if applied_password == "new-password":
+        labels_of(raw, BUSY_BOX2)[SPEC_HASH_LABEL] = desired.resources[BUSY_BOX2].spec_hash
+    return plan_apply(desired, snapshot_from_lists(raw))
+
+
+def test_changed_secret_names_secret(monkeypatch, tmp_path: Path):
+    text = render_plan(secret_dsn_plan(monkeypatch, tmp_path, "old-password"))
+
+    assert text == """\
+provision will perform these actions on project seed-demo:
+
+  -/+ container sidecar  (replace)
+      container busy-box2 is replaced, so sidecar must be recreated to use the new one
+  -/+ container busy-box2  (replace)
+      configuration differs from the blueprint
+      environment.DSN: "postgres://app:(secret db_password)@db/app" -> "postgres://app:(secret db_password)@db/app" \
+(secret value changed)
+
+Plan: 0 to create, 2 to replace, 0 to start, 0 to stop, 0 to delete."""
+    assert "new-password" not in text
+    assert "old-password" not in text
+    assert "[secret:" not in text
+
+
+def test_unchanged_secret_no_changes(monkeypatch, tmp_path: Path):
+    text = render_plan(secret_dsn_plan(monkeypatch, tmp_path, "new-password"))
+
+    assert text == "No changes. The engine matches the blueprint of project seed-demo (9 resources)."
 
 
 # render_progress
