@@ -23,7 +23,7 @@ def compare(desired: DesiredResource, observed: Observed, snapshot: Snapshot) ->
     """Return every difference between `desired` and `observed`, one entry per field."""
     changes = _spec_changes(desired, observed)
     if desired.id.kind is Kind.VOLUME:
-        drift = _volume_drift(desired.spec, observed)
+        drift = _volume_drift(desired, observed)
     elif desired.id.kind is Kind.NETWORK:
         drift = _network_drift(desired.spec, observed)
     else:
@@ -34,6 +34,10 @@ def compare(desired: DesiredResource, observed: Observed, snapshot: Snapshot) ->
     edited = {_root(change.field) for change in changes}
     changes += [change for change in drift if _root(change.field) not in edited]
     return _first_per_field(changes)
+
+
+# Placeholder for a live value that should contain a secret: it may contain the old secret, so it is not shown.
+HIDDEN_LIVE_VALUE = "(hidden: the value should contain a secret)"
 
 
 def diff_specs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[FieldChange]:
@@ -87,12 +91,23 @@ def _spec_changes(desired: DesiredResource, observed: Observed) -> list[FieldCha
     return diff_specs(old_spec, stored_form(desired.spec))
 
 
-def _volume_drift(spec: dict[str, Any], observed: ObservedVolume) -> list[FieldChange]:
+def _volume_drift(desired: DesiredResource, observed: ObservedVolume) -> list[FieldChange]:
+    spec = desired.spec
     changes = []
     if observed.driver != spec["driver"]:
         changes.append(FieldChange("driver", observed.driver, spec["driver"]))
-    changes += _mapping_drift("driver_opts", spec["driver_opts"], observed.options)
+    changes += _options_drift(spec["driver_opts"], desired.engine_spec["driver_opts"], observed.options)
     changes += _mapping_drift("labels", spec["labels"], observed.labels)
+    return changes
+
+
+def _options_drift(masked: dict[str, str], real: dict[str, str], live: dict[str, str]) -> list[FieldChange]:
+    """Compare driver options by their real values; an option that uses a secret shows neither value."""
+    changes = []
+    for key, value in sorted(real.items()):
+        if live.get(key) != value:
+            old = live.get(key) if masked[key] == value else HIDDEN_LIVE_VALUE
+            changes.append(FieldChange(f"driver_opts.{key}", old, masked[key]))
     return changes
 
 

@@ -113,7 +113,7 @@ def render_document(data: Any, source_map: SourceMap, variables: VariableValues,
         renderer.report(project_path, "a secret variable cannot be used in the project name",
                         "the project name is printed and stored in labels; use a variable that is not secret")
     unknown = project_path in renderer.result.unrendered_paths or not isinstance(real_project, str)
-    renderer.context["project"] = _UnknownProject() if unknown else real_project
+    renderer.context["project"] = _unknown_project() if unknown else real_project
 
     real: dict[str, Any] = {}
     masked: dict[str, Any] = {}
@@ -277,10 +277,10 @@ class _Renderer:
         if name not in declared:
             raise TemplateProblem(f"variable {name!r} is not declared", defined_hint("variables", name, declared))
         if name not in self.variables.values:
-            raise TemplateProblem(
+            return _Unavailable(TemplateProblem(
                 f"variable {name!r} has no value",
                 f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or {ENVIRONMENT_PREFIX}{name}",
-                missing_value=True)
+                missing_value=True))
         if declared[name].secret:
             self.used.add(name)
             self.pending.add(name)
@@ -306,15 +306,28 @@ class _Renderer:
         return project if isinstance(project, str) else ""
 
 
-class _UnknownProject(jinja2.StrictUndefined):
-    """`project` when the project name itself has no value: any use leaves the value unchecked, or is an error."""
+class _Unavailable(jinja2.StrictUndefined):
+    """A value that has none yet, such as a variable without a value.
+
+    It is Jinja2's undefined, so `default` and `is defined` work on it; any
+    other use raises its problem.
+    """
+
+    def __init__(self, problem: TemplateProblem):
+        super().__init__()
+        self.problem = problem
 
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
-        raise TemplateProblem("the project name has no value, because the project is missing or uses a variable "
-                              "without a value", "fix the project first", missing_value=True)
+        raise self.problem
 
+    # StrictUndefined binds these to its own method; bind them to the one above.
     __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = __getattr__ = __add__ = __radd__ = (
         _fail_with_undefined_error)
+
+
+def _unknown_project() -> _Unavailable:
+    return _Unavailable(TemplateProblem("the project name has no value, because the project is missing or uses a "
+                                        "variable without a value", "fix the project first", missing_value=True))
 
 
 class _VariablesView:
