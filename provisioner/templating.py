@@ -364,7 +364,7 @@ class _EnvironmentView:
     def __getitem__(self, name: str) -> str:
         if name not in self._environ:
             raise TemplateProblem(f"environment variable {name!r} is not set",
-                                  f"set it, or give a fallback: {{{{ env.get('{name}', 'VALUE') }}}}")
+                                  f"set it, or give a fallback: {{{{ env.get({name!r}, 'VALUE') }}}}")
         return self._environ[name]
 
     def get(self, name: str, default: Any = None) -> Any:
