@@ -283,7 +283,8 @@ def test_secret_kept_out_of_labels_and_plan(engine_run, docker_client):
 
     assert applied.returncode == 0, output(applied)
     assert all("first-s3cret" not in value for value in labels.values())
-    assert '      environment.DB_PASSWORD: "(sensitive value)" -> "(sensitive value)"' in lines(planned), output(planned)
+    assert ('      environment.DB_PASSWORD: "(sensitive value)" -> "(sensitive value)" (secret value changed)'
+            in lines(planned)), output(planned)
     assert "s3cret" not in planned.stdout + planned.stderr
     assert "s3cret" not in reapplied.stdout + reapplied.stderr
     assert "DB_PASSWORD=second-s3cret" in env
