@@ -211,6 +211,10 @@ class _Builder:
 
         self._record_value(node, path)
         if node.tag == RESET_TAG:
+            if not path or isinstance(path[-1], int):
+                self._report(node, path, f"{RESET_TAG} removes a key, so it must be the value of a mapping key",
+                             "to empty a list, write KEY: [] instead; to remove the list, write KEY: !reset")
+                return None
             return RESET
         if node.tag == OVERRIDE_TAG:
             return Override(self._build_untagged(node, path))

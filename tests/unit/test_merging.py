@@ -687,3 +687,21 @@ def test_certificate_paths_from_override_folder(write_blueprint, tmp_path):
 
     assert tls.ca.cert == str(tmp_path.resolve() / "ci" / "ca.crt")
     assert tls.ca.key == str(tmp_path.resolve() / "ci" / "ca.key")
+
+
+def test_reset_as_list_item_rejected(write_blueprint):
+    base = write_blueprint("""\
+        version: 1
+        project: demo
+        containers:
+          web:
+            image: busybox:1.36
+            command: [sleep, !reset "100"]
+        """)
+
+    problem = only(load_problems(base))
+
+    assert problem.location == Location(str(base), 6, 22)
+    assert problem.key_path == "containers.web.command[1]"
+    assert problem.message == "!reset removes a key, so it must be the value of a mapping key"
+    assert problem.hint == "to empty a list, write KEY: [] instead; to remove the list, write KEY: !reset"
