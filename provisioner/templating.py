@@ -26,11 +26,20 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from provisioner.errors import Problem
 from provisioner.loader import KeyPath, SourceMap, format_key_path
-from provisioner.secrets import marker
+from provisioner.secrets import MARKER, MIN_REDACTED_LENGTH, marker
 from provisioner.validation_support import defined_hint
 from provisioner.variables import ENVIRONMENT_PREFIX, VariableValues
 
-TEMPLATE_MARKS = ("{{", "{%", "{#")
+TEMPLATE_MARKS = ("{{", "{%")
+
+# Jinja2's comments are turned off: shell commands write ${#NAME}, and YAML has comments of its own.
+# A NUL character cannot occur in a YAML file, so these markers never match.
+NO_COMMENT_START = "\0{#"
+NO_COMMENT_END = "#}\0"
+
+# What a variable without a value reads as while a blueprint is validated without it:
+# valid in names and text, so the rest of the blueprint can still be checked.
+PLACEHOLDER = "unset"
 WHOLE_EXPRESSION = re.compile(r"^\{\{-?(?P<expression>.*?)-?\}\}$", re.DOTALL)
 
 # Sections that are not rendered: variables hold the values templates read.
@@ -112,8 +121,8 @@ def render_document(data: Any, source_map: SourceMap, variables: VariableValues,
     if project_path in renderer.result.secret_paths:
         renderer.report(project_path, "a secret variable cannot be used in the project name",
                         "the project name is printed and stored in labels; use a variable that is not secret")
-    unknown = project_path in renderer.result.unrendered_paths or not isinstance(real_project, str)
-    renderer.context["project"] = _unknown_project() if unknown else real_project
+    failed = any(problem.key_path == "project" for problem in renderer.result.problems)
+    renderer.context["project"] = real_project if isinstance(real_project, str) and not failed else _unknown_project()
 
     real: dict[str, Any] = {}
     masked: dict[str, Any] = {}
@@ -155,15 +164,24 @@ class _Renderer:
         self.pending: set[str] = set()
         self.used: set[str] = set()
         self.masking = False
+        # Set when the current string read a variable without a value (only when that is allowed).
+        self.read_missing = False
         self.environment = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
-                                    finalize=self._finalize)
+                                    finalize=self._finalize, comment_start_string=NO_COMMENT_START,
+                                    comment_end_string=NO_COMMENT_END)
+        # Each secret's value, to find it in text that did not read it through vars.
+        secrets = {value: name for name, value in variables.secrets().items() if len(value) >= MIN_REDACTED_LENGTH}
+        self.secret_names = secrets
+        longest_first = sorted(secrets, key=len, reverse=True)
+        self.secret_pattern = re.compile("|".join(re.escape(value) for value in longest_first)) if secrets else None
         self.context: dict[str, Any] = {"vars": _VariablesView(self), "env": _EnvironmentView(environ)}
         self.compiled: dict[str, tuple[nodes.Template, Any, jinja2.Template | None]] = {}
 
     def render(self, value: Any, path: KeyPath) -> tuple[Any, Any]:
         """Return the real and the masked rendering of `value`, which sits at `path`."""
         if isinstance(value, str):
-            return self._render_text(value, path)
+            real, masked = self._render_text(value, path)
+            return real, self._sweep_secrets(masked, path)
         if isinstance(value, dict):
             real: dict[Any, Any] = {}
             masked: dict[Any, Any] = {}
@@ -193,18 +211,48 @@ class _Renderer:
                         "labels store; use a variable that is not secret", at_key=True)
             return key
         if name != key and (name in rendered or name in written):
-            self.report(path, f"key {key!r} renders to {name!r}, which this mapping already has",
-                        "make the rendered keys differ", at_key=True)
+            other = next((other for other in written if other != key and name in (other, self.result.renamed.get(
+                path[:-1] + (other,)))), name)
+            where = self.source_map.locate(path[:-1] + (other,), at_key=True)
+            self.report(path, f"key {key!r} renders to {name!r}, the same as key {other!r} at {where}",
+                        "override files are merged before templates are rendered, so write a key the same way in "
+                        "every file; otherwise make the names differ", at_key=True)
             return key
         if name != key:
             self.result.renamed[path] = name
         return name
 
+    def _sweep_secrets(self, masked: Any, path: KeyPath) -> Any:
+        """Mask a secret's value wherever it still shows, such as one read from env or written out literally."""
+        if self.secret_pattern is None or not isinstance(masked, str) or not self.secret_pattern.search(masked):
+            return masked
+        found: set[str] = set()
+
+        def replace(match: re.Match[str]) -> str:
+            name = self.secret_names[match.group(0)]
+            found.add(name)
+            return marker([name], match.group(0), self._project())
+
+        # Markers already in the text stay whole, even when a secret's value occurs inside one.
+        pieces = []
+        position = 0
+        for existing in MARKER.finditer(masked):
+            pieces += [self.secret_pattern.sub(replace, masked[position:existing.start()]), existing.group(0)]
+            position = existing.end()
+        pieces.append(self.secret_pattern.sub(replace, masked[position:]))
+        if found:
+            self.result.secret_paths[path] = self.result.secret_paths.get(path, frozenset()) | found
+        return "".join(pieces)
+
     def _render_text(self, text: str, path: KeyPath) -> tuple[Any, Any]:
         if not any(mark in text for mark in TEMPLATE_MARKS):
             return text, text
+        self.read_missing = False
         try:
-            return self._render_template(text, path)
+            rendered = self._render_template(text, path)
+            if self.read_missing:
+                self.result.unrendered_paths.add(path)
+            return rendered
         except TemplateProblem as problem:
             if problem.missing_value and self.allow_missing:
                 self.result.unrendered_paths.add(path)
@@ -269,13 +317,17 @@ class _Renderer:
         used, self.pending = self.pending, set()
         if self.masking and used:
             return marker(used, _text(value), self._project())
-        return value
+        # Text shows nothing for None, as for a missing env.get value; a whole expression keeps None.
+        return "" if value is None else value
 
     def read_variable(self, name: str) -> Any:
         declared = self.variables.declared
         self.result.read.add(name)
         if name not in declared:
             raise TemplateProblem(f"variable {name!r} is not declared", defined_hint("variables", name, declared))
+        if name not in self.variables.values and self.allow_missing:
+            self.read_missing = True
+            return PLACEHOLDER
         if name not in self.variables.values:
             return _Unavailable(TemplateProblem(
                 f"variable {name!r} has no value",

@@ -119,6 +119,9 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
     if unrendered:
         # Only validate gets here, and it reads no more than the valid entries and the project as written.
         blueprint = Blueprint.model_construct(**{**masked.data, **sections, "variables": {}})
+        if "project" in unrendered:
+            # Show the project as written, not with the placeholder it was checked with.
+            blueprint = blueprint.model_copy(update={"project": document.data.get("project")})
     else:
         blueprint = _with_absolute_tls_paths(Blueprint.model_validate({**masked.data, **sections}), masked)
 

@@ -111,7 +111,9 @@ def test_whole_expression_keeps_type(tmp_path, template, expected):
     ("busybox:{{ vars.tag }}", "busybox:1.36"),
     ("{% for host in vars.hosts %}{{ host }},{% endfor %}", "app,db,"),
     ("{% if vars.debug %}debug{% else %}quiet{% endif %}", "quiet"),
-    ("{# the tag #}{{ vars.tag }}", "1.36"),
+    ("n=${#HOSTNAME}; {{ vars.tag }}", "n=${#HOSTNAME}; 1.36"),
+    ("{# not a comment #}", "{# not a comment #}"),
+    ("x{{ env.get('UNSET') }}", "x"),
     ("{{ '{{' }} literal }}", "{{ literal }}"),
 ])
 def test_text_template_gives_text(tmp_path, template, expected):
@@ -199,9 +201,11 @@ def test_project_without_value_allowed(tmp_path):
             labels: {owner: "{{ project }}-team", tier: cache}
         """, allow_missing=True)
 
+    # The project reads as "unset", so values built from it can still be checked.
     assert rendered.problems == []
-    assert rendered.unrendered_paths == {("project",), ("volumes", "data", "labels", "owner")}
-    assert rendered.data["volumes"]["data"]["labels"] == {"owner": "{{ project }}-team", "tier": "cache"}
+    assert rendered.unrendered_paths == {("project",)}
+    assert rendered.data["project"] == "unset"
+    assert rendered.data["volumes"]["data"]["labels"] == {"owner": "unset-team", "tier": "cache"}
 
 
 def test_project_missing_used(tmp_path):
@@ -282,11 +286,11 @@ def test_templated_key_renamed(tmp_path):
     assert rendered.rendered_path(("containers", "{{ project }}-web", "image")) == ("containers", "demo-web", "image")
 
 
-@pytest.mark.parametrize(("order", "position"), [
-    (["demo-web", "{{ project }}-web"], "4:3"),
-    (["{{ project }}-web", "demo-web"], "3:3"),
+@pytest.mark.parametrize(("order", "position", "other"), [
+    (["demo-web", "{{ project }}-web"], "4:3", "3:3"),
+    (["{{ project }}-web", "demo-web"], "3:3", "4:3"),
 ])
-def test_templated_key_clash(tmp_path, order, position):
+def test_templated_key_clash(tmp_path, order, position, other):
     lines = "".join(f'  "{key}": {{image: busybox:1.36}}\n' for key in order)
 
     rendered = render(tmp_path, f"project: demo\ncontainers:\n{lines}")
@@ -294,8 +298,9 @@ def test_templated_key_clash(tmp_path, order, position):
     problem = only(rendered.problems)
     assert str(problem.location) == f"{FILE}:{position}"
     assert problem.key_path == "containers.{{ project }}-web"
-    assert problem.message == "key '{{ project }}-web' renders to 'demo-web', which this mapping already has"
-    assert problem.hint == "make the rendered keys differ"
+    assert problem.message == f"key '{{{{ project }}}}-web' renders to 'demo-web', the same as key 'demo-web' at {FILE}:{other}"
+    assert problem.hint == ("override files are merged before templates are rendered, so write a key the same way in "
+                            "every file; otherwise make the names differ")
     assert sorted(rendered.data["containers"]) == ["demo-web", "{{ project }}-web"]
 
 
@@ -347,7 +352,7 @@ def test_variable_without_value(tmp_path):
     assert problem.hint == "give it a default, or set it with --var unset=VALUE, --var-file FILE or PROVISION_VAR_unset"
 
 
-def test_missing_value_allowed_keeps_text(tmp_path):
+def test_missing_value_allowed_reads_placeholder(tmp_path):
     rendered = render(tmp_path, """\
         project: demo
         containers:
@@ -359,10 +364,10 @@ def test_missing_value_allowed_keeps_text(tmp_path):
 
     assert rendered.problems == []
     assert rendered.unrendered_paths == {WEB_VALUE_PATH}
-    assert web_value(rendered) == "{{ vars.unset }}-{{ vars.db_password }}"
-    assert web_value(rendered, masked=True) == "{{ vars.unset }}-{{ vars.db_password }}"
+    assert web_value(rendered) == f"unset-{SECRET}"
+    assert web_value(rendered, masked=True) == f"unset-{SECRET_MARKER}"
     assert rendered.data["containers"]["web"]["image"] == "busybox:1.36"
-    assert rendered.secret_paths == {}
+    assert rendered.secret_paths == {WEB_VALUE_PATH: frozenset({"db_password"})}
 
 
 def test_missing_value_allowed_undeclared_still_error(tmp_path):

@@ -550,7 +550,7 @@ def test_allow_missing_leaves_values_unchecked(write_blueprint):
     assert loaded.blueprint.project == "demo"
 
 
-def test_allow_missing_keeps_text_as_written(write_blueprint):
+def test_allow_missing_reads_placeholder(write_blueprint):
     path = write_blueprint("""\
         version: 1
         project: demo
@@ -566,7 +566,7 @@ def test_allow_missing_keeps_text_as_written(write_blueprint):
     loaded = load(path, allow_missing=True)
 
     assert loaded.unrendered == frozenset({"containers.web.environment.TAG"})
-    assert loaded.blueprint.containers["web"].environment == {"TAG": "{{ vars.tag }}"}
+    assert loaded.blueprint.containers["web"].environment == {"TAG": "unset"}
 
 
 def test_allow_missing_still_reports_other_problems(write_blueprint):
