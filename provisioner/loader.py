@@ -157,7 +157,7 @@ def _read_text(path: Path, name: str) -> str:
     except UnicodeDecodeError as error:
         raise BlueprintInvalid([
             Problem(Location(name, 1, 1), "", f"file is not valid UTF-8 ({error.reason} at byte {error.start})",
-                    "save the blueprint as UTF-8"),
+                    "save the file as UTF-8"),
         ]) from None
     except OSError as error:
         raise BlueprintInvalid([Problem(None, "", f"cannot read {name}: {error.strerror}")]) from None
@@ -211,14 +211,23 @@ class _Builder:
 
         self._record_value(node, path)
         if node.tag == RESET_TAG:
-            if not path or isinstance(path[-1], int):
-                self._report(node, path, f"{RESET_TAG} removes a key, so it must be the value of a mapping key",
-                             "to empty a list, write KEY: [] instead; to remove the list, write KEY: !reset")
-                return None
-            return RESET
+            return self._reset(node, path)
         if node.tag == OVERRIDE_TAG:
             return Override(self._build_untagged(node, path))
         return self._build_untagged(node, path)
+
+    def _reset(self, node: yaml.Node, path: KeyPath) -> Any:
+        """Return RESET for `KEY: !reset`, also written `!reset null`, `!reset []` or `!reset {}`."""
+        if not path or isinstance(path[-1], int):
+            self._report(node, path, f"{RESET_TAG} removes a key, so it must be the value of a mapping key",
+                         "to empty a list, write KEY: [] instead; to remove the list, write KEY: !reset")
+            return None
+        empty = node.value in ("", "null", "~") if isinstance(node, yaml.ScalarNode) else not node.value
+        if not empty:
+            self._report(node, path, f"{RESET_TAG} takes no value: it removes the key, and what follows it "
+                         "would be ignored", f"write KEY: {RESET_TAG} alone, or drop the tag to set the value")
+            return None
+        return RESET
 
     def _build_untagged(self, node: yaml.Node, path: KeyPath) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -232,6 +241,9 @@ class _Builder:
         value = self.loader.construct_object(node, deep=True)
         if isinstance(value, bool):
             self.source_map.boolean_texts[path] = node.value
+        elif isinstance(value, float) and str(value) != node.value.lstrip("+"):
+            # A version such as 1.10 reads as the number 1.1; keep what was written.
+            return node.value
         elif isinstance(value, (int, float)) and not NUMBER_AS_WRITTEN.match(node.value):
             # YAML 1.1 reads 22:22 as the base-60 number 1342, 0644 as the octal
             # 420 and 1_000 as 1000. A blueprint means the text: a port mapping

@@ -144,6 +144,15 @@ def read_document(files: tuple[Path, ...]) -> Document:
     if problems:
         raise BlueprintInvalid(problems)
 
+    for document in documents[1:]:
+        if not isinstance(document.data, dict):
+            problems.append(Problem(document.source_map.locate(()), "",
+                                    "an override file must be a mapping of the keys it changes",
+                                    "write the keys to change at the top level, as in the first file, "
+                                    "for example containers: {web: {restart: always}}"))
+    if problems:
+        raise BlueprintInvalid(problems)
+
     document = merge_documents(documents)
     if not isinstance(document.data, dict):
         raise BlueprintInvalid([
@@ -156,10 +165,13 @@ def read_document(files: tuple[Path, ...]) -> Document:
 def _render(document: Document, inputs: VariableInputs, allow_missing: bool) -> tuple[Rendered, VariableValues]:
     """Give the variables their values and render every template of the document."""
     problems, declared = declared_variables(document)
+    if problems:
+        # Templates would report every use of a variable declared wrongly as undeclared.
+        raise BlueprintInvalid(problems)
     variables, value_problems = resolve_variables(declared, inputs)
     rendered = render_document(document.data, document.source_map, variables, inputs.environ,
                                allow_missing=allow_missing)
-    rendered.problems = problems + value_problems + rendered.problems
+    rendered.problems = value_problems + rendered.problems
     if not allow_missing:
         for name in declared.keys() - variables.values.keys() - rendered.read:
             path = ("variables", name)

@@ -8,6 +8,7 @@ environment and the command line takes the type of the variable's default, so
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -171,9 +172,11 @@ def _converted(text: str, default: Any) -> Any:
             raise ValueError("expected a whole number") from None
     if isinstance(default, float):
         try:
-            return float(text.strip())
+            number = float(text.strip())
         except ValueError:
             raise ValueError("expected a number") from None
+        # A version such as 1.40 would read as 1.4; keep the text when the number reads differently.
+        return text.strip() if "." in text and str(number) != text.strip() else number
     if isinstance(default, (list, dict)):
         raise ValueError(f"{_kind(default)} cannot be given as text; set it in a var file")
     return text
@@ -194,4 +197,4 @@ def _kind(value: Any) -> str:
 
 
 def _shown_default(spec: VariableSpec) -> str:
-    return "(secret)" if spec.secret else repr(spec.default)
+    return "(secret)" if spec.secret else json.dumps(spec.default)

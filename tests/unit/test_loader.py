@@ -446,6 +446,18 @@ def test_plain_numbers_stay_numbers(write_blueprint):
     assert document.data["quoted"] == "22:22"
 
 
+def test_decimal_with_trailing_zero_kept_as_text(write_blueprint):
+    document = load_document(write_blueprint("""\
+        tag: 1.10
+        ratio: 1.36
+        signed: +2.5
+        """))
+
+    assert document.data["tag"] == "1.10"
+    assert document.data["ratio"] == 1.36
+    assert document.data["signed"] == 2.5
+
+
 def test_keys_kept_as_written(write_blueprint):
     document = load_document(write_blueprint("""\
         80: http
@@ -494,7 +506,7 @@ def test_invalid_utf8_rejected(tmp_path):
     assert len(problems) == 1
     assert position(problems[0]) == (1, 1)
     assert problems[0].message == "file is not valid UTF-8 (invalid start byte at byte 9)"
-    assert problems[0].hint == "save the blueprint as UTF-8"
+    assert problems[0].hint == "save the file as UTF-8"
 
 
 def test_file_over_size_limit(tmp_path):

@@ -350,7 +350,7 @@ def test_tags_in_only_file(write_blueprint):
         containers:
           web:
             image: busybox:1.36
-            restart: !reset always
+            restart: !reset
             labels: !override {team: core}
         """)
 
@@ -489,7 +489,9 @@ def test_override_file_not_a_mapping(write_blueprint):
     problem = only(load_problems(base, override))
 
     assert problem.location == Location(str(override), 1, 1)
-    assert problem.message == "a blueprint must be a mapping with version, project and sections"
+    assert problem.message == "an override file must be a mapping of the keys it changes"
+    assert problem.hint == ("write the keys to change at the top level, as in the first file, "
+                            "for example containers: {web: {restart: always}}")
 
 
 def test_empty_section_in_override_keeps_containers(write_blueprint):
@@ -560,7 +562,7 @@ def test_reset_in_only_file_through_load(write_blueprint):
         containers:
           web:
             image: busybox:1.36
-            restart: !reset always
+            restart: !reset
         """)
 
     web = load(path).blueprint.containers["web"]
@@ -705,3 +707,24 @@ def test_reset_as_list_item_rejected(write_blueprint):
     assert problem.key_path == "containers.web.command[1]"
     assert problem.message == "!reset removes a key, so it must be the value of a mapping key"
     assert problem.hint == "to empty a list, write KEY: [] instead; to remove the list, write KEY: !reset"
+
+
+@pytest.mark.parametrize("written", ["!reset", "!reset null", "!reset []", "!reset {}"])
+def test_reset_forms_accepted(write_blueprint, written):
+    base = write_blueprint(BASE)
+    override = write_blueprint(f"containers:\n  web:\n    labels: {written}\n", "override.yaml")
+
+    web = merged(base, override).data["containers"]["web"]
+
+    assert "labels" not in web
+
+
+def test_reset_with_value_rejected(write_blueprint):
+    base = write_blueprint(BASE)
+    override = write_blueprint("containers:\n  web:\n    restart: !reset always\n", "override.yaml")
+
+    problem = only(load_problems(base, override))
+
+    assert problem.location == Location(str(override), 3, 14)
+    assert problem.message == "!reset takes no value: it removes the key, and what follows it would be ignored"
+    assert problem.hint == "write KEY: !reset alone, or drop the tag to set the value"

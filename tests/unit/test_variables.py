@@ -203,8 +203,8 @@ def test_secrets_returns_text_of_secret_values():
     ("replicas", "three", "expected a whole number", "2"),
     ("replicas", "2.5", "expected a whole number", "2"),
     ("ratio", "half", "expected a number", "0.5"),
-    ("debug", "yes", "expected true or false", "False"),
-    ("names", "web", "a list cannot be given as text; set it in a var file", "['web']"),
+    ("debug", "yes", "expected true or false", "false"),
+    ("names", "web", "a list cannot be given as text; set it in a var file", '["web"]'),
 ])
 def test_environment_value_of_wrong_type(name, text, reason, default):
     _, problems = resolve(environ={f"PROVISION_VAR_{name}": text})
@@ -232,7 +232,7 @@ def test_mapping_default_given_as_text():
     problem = only(problems)
     assert problem.message == ("--var: 'x' is not a valid value for variable 'limits': "
                                "a mapping cannot be given as text; set it in a var file")
-    assert problem.hint == "give a value like its default, {'cpu': 1}"
+    assert problem.hint == "give a value like its default, {\"cpu\": 1}"
 
 
 # --var arguments
@@ -309,15 +309,15 @@ def test_var_file_unknown_name(write_blueprint):
     ("replicas", "three", "variable 'replicas' is a whole number by its default, but this value is text",
      "give a value like its default, 2"),
     ("tag", "1.37", "variable 'tag' is text by its default, but this value is a number",
-     "give a value like its default, '1.36'"),
+     "give a value like its default, \"1.36\""),
     ("debug", "'yes'", "variable 'debug' is a boolean by its default, but this value is text",
-     "give a value like its default, False"),
+     "give a value like its default, false"),
     ("replicas", "yes", "variable 'replicas' is a whole number by its default, but this value is a boolean",
      "give a value like its default, 2"),
     ("replicas", "2.5", "variable 'replicas' is a whole number by its default, but this value is a number",
      "give a value like its default, 2"),
     ("names", "{web: 1}", "variable 'names' is a list by its default, but this value is a mapping",
-     "give a value like its default, ['web']"),
+     "give a value like its default, [\"web\"]"),
 ])
 def test_var_file_value_of_wrong_kind(write_blueprint, name, text, message, hint):
     var_file = write_blueprint(f"# stage values\n{name}: {text}\n", "stage.yaml")
@@ -617,3 +617,29 @@ def test_secret_bad_value_not_in_error_text(write_blueprint):
         "variable 'pin' is a whole number by its default, but this value is text",
     ]
     assert SECRET_VALUE not in str(error)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1.40", "1.40"), ("2", 2.0), ("2.5", 2.5), ("1e3", 1000.0)])
+def test_decimal_text_keeps_trailing_zero(text, expected):
+    values, problems = resolve(var_args=(f"ratio={text}",))
+
+    assert problems == []
+    assert values.values["ratio"] == expected
+    assert type(values.values["ratio"]) is type(expected)
+
+
+def test_badly_declared_variable_reported_alone(write_blueprint):
+    path = write_blueprint("""\
+        version: 1
+        project: demo
+        variables:
+          tag: {defualt: "1.36"}
+        containers:
+          web:
+            image: "busybox:{{ vars.tag }}"
+        """)
+
+    problem = only(load_error(path).problems)
+
+    assert problem.key_path == "variables.tag.defualt"
+    assert problem.message == "unknown key 'defualt'"
