@@ -127,6 +127,9 @@ def validate(context: click.Context, files: tuple[Path, ...]) -> None:
     left unchecked, so a blueprint can be checked without its secrets.
     """
     base = _source(context)
+    if files and context.obj.get("files"):
+        raise click.UsageError("give the files either with -f, to check them merged, or as arguments, "
+                               "to check each on its own, not both")
     sources = [replace(base, files=(path,)) for path in files] or [base]
     invalid = 0
     for source in sources:
@@ -166,7 +169,11 @@ def init(context: click.Context, project: str | None) -> None:
     project = project or default_project_name(blueprint_path.absolute().parent)
     if not re.match(PROJECT_PATTERN, project):
         raise click.BadParameter(f"invalid project name {project!r}; use a-z, 0-9, '_' and '-'", param_hint="--project")
+    if blueprint_path.is_dir():
+        raise ProvisionError(f"{blueprint_path} is a folder; pass the file to write, such as "
+                             f"-f {blueprint_path / DEFAULT_BLUEPRINT}")
     try:
+        blueprint_path.parent.mkdir(parents=True, exist_ok=True)
         with open(blueprint_path, "x", encoding="utf-8") as file:
             file.write(starter_blueprint(project))
     except FileExistsError:

@@ -12,7 +12,7 @@ from typing import Any
 from provisioner.events import ActionFinished, Outcome
 from provisioner.labels import SENSITIVE_PLACEHOLDER, is_sensitive_name
 from provisioner.plan import Action, ActionKind, Plan
-from provisioner.secrets import shown
+from provisioner.secrets import has_marker, shown
 
 SYMBOLS = {
     ActionKind.CREATE: "+",
@@ -124,12 +124,21 @@ def _action_lines(action: Action, colour: bool) -> list[str]:
 
 
 def _shown(field: str, value: Any) -> Any:
-    """Return the value as a plan may print it, with sensitive environment values replaced by a placeholder."""
+    """Return the value as a plan may print it, with sensitive environment values replaced by a placeholder.
+
+    A value that uses a secret variable keeps its marker, which names the variable.
+    """
     if field == "environment" and isinstance(value, dict):
-        return {name: SENSITIVE_PLACEHOLDER if is_sensitive_name(name) else item for name, item in value.items()}
-    if field.startswith("environment.") and is_sensitive_name(field.removeprefix("environment.")) and value is not None:
-        return SENSITIVE_PLACEHOLDER
+        return {name: _sensitive(name, item) for name, item in value.items()}
+    if field.startswith("environment.") and value is not None:
+        return _sensitive(field.removeprefix("environment."), value)
     return value
+
+
+def _sensitive(name: str, value: Any) -> Any:
+    if not is_sensitive_name(name) or (isinstance(value, str) and has_marker(value)):
+        return value
+    return SENSITIVE_PLACEHOLDER
 
 
 def _symbol(kind: ActionKind, colour: bool) -> str:

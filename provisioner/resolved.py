@@ -2,7 +2,8 @@
 
 Files are merged, templates rendered and defaults filled in. Relative paths
 become absolute, resolved against the file each was written in, and secrets
-show as (secret NAME). The output is itself a valid blueprint.
+show as (secret NAME). The output is itself a valid blueprint, but one that
+would set each secret to its placeholder, so it is for reading, not applying.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import yaml
 from provisioner.registry_validation import resolve_path
 from provisioner.secrets import shown
 from provisioner.validation import LoadedBlueprint, resolve_bind_source
+
+
+# Applying the output would set each secret to its placeholder text, so the YAML says so.
+HEADER = "# Resolved by provision config. Secrets show as (secret NAME): do not apply this output.\n"
 
 
 def resolved_blueprint(loaded: LoadedBlueprint) -> dict[str, Any]:
@@ -40,7 +45,8 @@ def resolved_text(loaded: LoadedBlueprint, output_format: str) -> str:
     data = _without_empty(_without_digests(resolved_blueprint(loaded)))
     if output_format == "json":
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+    return (HEADER if loaded.has_secrets else "") + text
 
 
 def _without_digests(value: Any) -> Any:

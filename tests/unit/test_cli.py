@@ -215,7 +215,8 @@ def test_config_prints_resolved_blueprint_with_secret_hidden(monkeypatch, capsys
     code, out, err = run_main(monkeypatch, capsys, "config", "--var-file", "ci.yaml")
 
     assert (code, err) == (0, "")
-    assert out == ("version: 1\n"
+    assert out == ("# Resolved by provision config. Secrets show as (secret NAME): do not apply this output.\n"
+                   "version: 1\n"
                    "project: shop-ci\n"
                    "containers:\n"
                    "  web:\n"
@@ -283,3 +284,45 @@ def test_error_output_hides_secret_value(monkeypatch, capsys, tmp_path):
     assert (code, out) == (1, "")
     assert err.splitlines()[0] == ("blueprint.yaml:10:14: error: containers.web.command: cannot split \"sh -c 'echo "
                                    "(secret db_password)'\" into words (No closing quotation); write it as a list")
+
+
+def test_init_creates_missing_folders(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = run_main(monkeypatch, capsys, "init", "-f", "deploy/env/app.yaml", "--project", "app")
+
+    assert code == 0
+    assert out.startswith("wrote deploy/env/app.yaml and deploy/env/blueprint.schema.json, ")
+    assert load_blueprint(tmp_path / "deploy" / "env" / "app.yaml").blueprint.project == "app"
+
+
+def test_init_refuses_folder(monkeypatch, capsys, tmp_path):
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run_main(monkeypatch, capsys, "init", "-f", "sub")
+
+    assert (code, out) == (1, "")
+    assert err == "sub is a folder; pass the file to write, such as -f sub/blueprint.yaml\n"
+
+
+def test_validate_refuses_files_both_ways(monkeypatch, capsys, tmp_path):
+    write_blueprint(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run_main(monkeypatch, capsys, "-f", "blueprint.yaml", "validate", "blueprint.yaml")
+
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == ("Error: give the files either with -f, to check them merged, or as arguments, "
+                                    "to check each on its own, not both")
+
+
+def test_config_yaml_warns_against_applying(monkeypatch, capsys, tmp_path):
+    write_blueprint(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = run_main(monkeypatch, capsys, "config", "--var", "stage=ci", "--var", "db_password=hunter2-secret")
+
+    assert code == 0
+    assert out.splitlines()[0] == ("# Resolved by provision config. Secrets show as (secret NAME): "
+                                   "do not apply this output.")

@@ -305,3 +305,18 @@ def test_outcome_skipped_only_incomplete():
 
 def _strip_escapes(text: str) -> str:
     return re.sub(r"\033\[[0-9;]*m", "", text)
+
+
+def test_secret_marker_shown_over_sensitive_placeholder():
+    old, new = marker(["db_password"], "first", "seed-demo"), marker(["db_password"], "second", "seed-demo")
+    action = Action(ActionKind.REPLACE, BUSY_BOX2, ["configuration differs from the blueprint"], changes=[
+        FieldChange("environment.DB_PASSWORD", old, new),
+        FieldChange("environment.API_TOKEN", "plain-old", "plain-new"),
+    ])
+
+    lines = render_plan(Plan("seed-demo", actions=[action])).splitlines()
+
+    assert ('      environment.DB_PASSWORD: "(secret db_password)" -> "(secret db_password)" '
+            '(secret value changed)') in lines
+    assert ('      environment.API_TOKEN: "(sensitive value)" -> "(sensitive value)" '
+            '(secret value changed)') in lines
