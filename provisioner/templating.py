@@ -72,6 +72,8 @@ class Rendered:
     unrendered_paths: set[KeyPath] = field(default_factory=set)
     # Variables that some template read, whether or not they had a value.
     read: set[str] = field(default_factory=set)
+    # The variables each rendered value read, by key path as written, to explain problems in the value.
+    reads: dict[KeyPath, frozenset[str]] = field(default_factory=dict)
     # Keys written as templates, by their key path as written, with the name each rendered to.
     renamed: dict[KeyPath, str] = field(default_factory=dict)
 
@@ -166,6 +168,7 @@ class _Renderer:
         self.masking = False
         # Set when the current string read a variable without a value (only when that is allowed).
         self.read_missing = False
+        self.read_here: set[str] = set()
         self.environment = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                                     finalize=self._finalize, comment_start_string=NO_COMMENT_START,
                                     comment_end_string=NO_COMMENT_END)
@@ -248,10 +251,13 @@ class _Renderer:
         if not any(mark in text for mark in TEMPLATE_MARKS):
             return text, text
         self.read_missing = False
+        self.read_here: set[str] = set()
         try:
             rendered = self._render_template(text, path)
             if self.read_missing:
                 self.result.unrendered_paths.add(path)
+            if self.read_here:
+                self.result.reads[path] = frozenset(self.read_here)
             return rendered
         except TemplateProblem as problem:
             if problem.missing_value and self.allow_missing:
@@ -323,6 +329,7 @@ class _Renderer:
     def read_variable(self, name: str) -> Any:
         declared = self.variables.declared
         self.result.read.add(name)
+        self.read_here.add(name)
         if name not in declared:
             raise TemplateProblem(f"variable {name!r} is not declared", defined_hint("variables", name, declared))
         if name not in self.variables.values and self.allow_missing:

@@ -9,6 +9,7 @@ reported at once, with its file position.
 from __future__ import annotations
 
 import graphlib
+import json
 import ipaddress
 import os.path
 import re
@@ -113,6 +114,8 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
     unrendered = frozenset(format_key_path(rendered.rendered_path(path)) for path in rendered.unrendered_paths)
     problems = [problem for problem in problems if not _under_any(problem.key_path, unrendered)]
     if problems:
+        reads = {format_key_path(rendered.rendered_path(path)): names for path, names in rendered.reads.items()}
+        problems = [_with_variable_sources(problem, reads, variables) for problem in problems]
         raise BlueprintInvalid(_redacted(problems, redact))
     # The entries are already validated models; pydantic takes them as they are.
     sections = {section: getattr(blueprint, section) for section in SECTION_MODELS}
@@ -232,6 +235,28 @@ def _with_absolute_tls_paths(blueprint: Blueprint, document: Document) -> Bluepr
                     for part in ("cert", "key")})
         registries[name] = registry.model_copy(update={"tls": registry.tls.model_copy(update=updates)}) if updates else registry
     return blueprint.model_copy(update={"registries": registries})
+
+
+def _with_variable_sources(problem: Problem, reads: dict[str, frozenset[str]], variables: VariableValues) -> Problem:
+    """Add to a problem in a templated value which variables the value read, and where their values came from."""
+    names = {name for path, read in reads.items() if _under_any(problem.key_path, frozenset({path})) for name in read}
+    if not names:
+        return problem
+    sources = []
+    for name in sorted(names):
+        if name not in variables.values:
+            continue
+        shown = "(secret)" if variables.declared[name].secret else _short(json.dumps(variables.values[name]))
+        sources.append(f"vars.{name} = {shown} from {variables.origins[name]}")
+    if not sources:
+        return problem
+    note = "the value is rendered from " + "; ".join(sources)
+    return Problem(problem.location, problem.key_path, problem.message,
+                   f"{problem.hint}; {note}" if problem.hint else note)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _redacted(problems: list[Problem], redact: Redactor) -> list[Problem]:

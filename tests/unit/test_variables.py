@@ -643,3 +643,23 @@ def test_badly_declared_variable_reported_alone(write_blueprint):
 
     assert problem.key_path == "variables.tag.defualt"
     assert problem.message == "unknown key 'defualt'"
+
+
+def test_problem_names_variable_source(write_blueprint):
+    path = write_blueprint("""\
+        version: 1
+        project: demo
+        variables:
+          port: {default: 8080}
+          pin: {default: 1234, secret: true}
+        containers:
+          web:
+            image: busybox:1.36
+            ports: ["127.0.0.1:{{ vars.port }}:80"]
+        """)
+    var_file = write_blueprint("port: 99999\n", "stage.yaml")
+
+    problem = only(load_error(path, var_files=(var_file,)).problems)
+
+    assert problem.key_path == "containers.web.ports[0]"
+    assert problem.hint == f"the value is rendered from vars.port = 99999 from {var_file}:1:7"
