@@ -18,7 +18,7 @@ from provisioner.secrets import shown
 from provisioner.validation import LoadedBlueprint, resolve_bind_source
 
 
-# Applying the output would set each secret to its placeholder text, so the YAML says so.
+# Applying the output would set each secret to its placeholder text, so the YAML warns against it.
 HEADER = "# Resolved by provision config. Secrets show as (secret NAME): do not apply this output.\n"
 
 

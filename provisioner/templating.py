@@ -37,7 +37,7 @@ TEMPLATE_MARKS = ("{{", "{%")
 NO_COMMENT_START = "\0{#"
 NO_COMMENT_END = "#}\0"
 
-# What a variable without a value reads as while a blueprint is validated without it:
+# Value of a variable without a value while a blueprint is validated without it. It is
 # valid in names and text, so the rest of the blueprint can still be checked.
 PLACEHOLDER = "unset"
 WHOLE_EXPRESSION = re.compile(r"^\{\{-?(?P<expression>.*?)-?\}\}$", re.DOTALL)
