@@ -409,8 +409,15 @@ class _VariablesView:
                               "read a declared variable by name, as vars.NAME or vars['NAME']")
 
 
+    def __str__(self) -> str:
+        raise TemplateProblem("vars is the set of variables, not a value", "read one variable, as vars.NAME")
+
+
 class _EnvironmentView:
     """`env` in templates: the process environment, where an unset name is an error."""
+
+    def __str__(self) -> str:
+        raise TemplateProblem("env is the whole environment, not a value", "read one variable, as env.NAME")
 
     def __init__(self, environ: Mapping[str, str]):
         self._environ = environ
@@ -455,8 +462,8 @@ def _only_outputs(tree: nodes.Template) -> bool:
 
 def _check_defined(value: Any) -> None:
     """Raise the "is undefined" error for an undefined value, also one inside a list or mapping, which Jinja2 lets pass."""
-    if isinstance(value, jinja2.Undefined):
-        str(value)  # StrictUndefined raises here
+    if isinstance(value, (jinja2.Undefined, _VariablesView, _EnvironmentView)):
+        str(value)  # each of them raises its problem here
     elif isinstance(value, dict):
         for item in value.values():
             _check_defined(item)

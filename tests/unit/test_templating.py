@@ -741,3 +741,14 @@ def test_variable_without_value_takes_default_filter(tmp_path, template, expecte
 
     assert rendered.problems == []
     assert web_value(rendered) == expected
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ("{{ vars }}", "vars is the set of variables, not a value"),
+    ("x{{ vars }}", "vars is the set of variables, not a value"),
+    ("{{ env }}", "env is the whole environment, not a value"),
+])
+def test_whole_views_are_not_values(tmp_path, template, message):
+    problem = web_problem(tmp_path, template)
+
+    assert problem.message == message
