@@ -98,11 +98,13 @@ class Rendered:
 class TemplateProblem(Exception):
     """A template read something it may not: an undeclared variable, one without a value, an unset environment variable."""
 
-    def __init__(self, message: str, hint: str, *, missing_value: bool = False):
+    def __init__(self, message: str, hint: str, *, missing_value: bool = False, follows: bool = False):
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.missing_value = missing_value
+        # Set when the cause is already reported elsewhere, such as a project name without a value.
+        self.follows = follows
 
 
 def render_document(data: Any, source_map: SourceMap, variables: VariableValues, environ: Mapping[str, str], *,
@@ -262,7 +264,7 @@ class _Renderer:
         except TemplateProblem as problem:
             if problem.missing_value and self.allow_missing:
                 self.result.unrendered_paths.add(path)
-            else:
+            elif not problem.follows:
                 self.report(path, problem.message, problem.hint)
         except jinja2.TemplateSyntaxError as error:
             where = f" (line {error.lineno} of the value)" if error.lineno and error.lineno > 1 else ""
@@ -386,7 +388,8 @@ class _Unavailable(jinja2.StrictUndefined):
 
 def _unknown_project() -> _Unavailable:
     return _Unavailable(TemplateProblem("the project name has no value, because the project is missing or uses a "
-                                        "variable without a value", "fix the project first", missing_value=True))
+                                        "variable without a value", "fix the project first", missing_value=True,
+                                        follows=True))
 
 
 class _VariablesView:

@@ -92,7 +92,7 @@ def _project_name(source: BlueprintSource) -> str | None:
         document = read_document(source.files)
         rendered = render_document({"project": document.data.get("project")}, document.source_map,
                                    resolve_variables(declared_variables(document)[1], source.inputs)[0], source.inputs.environ,
-                                   allow_missing=True)
+                                   allow_missing=False)
     except BlueprintInvalid:
         return None
     project = rendered.data.get("project")

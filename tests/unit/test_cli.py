@@ -326,3 +326,15 @@ def test_config_yaml_warns_against_applying(monkeypatch, capsys, tmp_path):
     assert code == 0
     assert out.splitlines()[0] == ("# Resolved by provision config. Secrets show as (secret NAME): "
                                    "do not apply this output.")
+
+
+def test_destroy_needs_project_variable(monkeypatch, capsys, tmp_path):
+    write_blueprint(tmp_path)
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run_main(monkeypatch, capsys, "destroy", "--auto-approve")
+
+    assert (code, out) == (1, "")
+    assert err.splitlines()[:2] == ["blueprint.yaml:2:10: error: project: variable 'stage' has no value",
+                                    "    hint: give it a default, or set it with --var stage=VALUE, --var-file FILE "
+                                    "or PROVISION_VAR_stage"]
