@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+from provisioner.secrets import has_marker
+
 LABEL_PREFIX = "io.provision."
 PROJECT_LABEL = LABEL_PREFIX + "project"
 RESOURCE_LABEL = LABEL_PREFIX + "resource"
@@ -40,11 +42,15 @@ def is_sensitive_name(name: str) -> bool:
 # NOTE: the digest is unsalted, so a weak password can be found from it by
 # guessing. The engine shows the plain value to anyone who may inspect anyway.
 def stored_form(spec: dict[str, Any]) -> dict[str, Any]:
-    """Return the spec as labels record it, with sensitive environment values replaced by their digest."""
+    """Return the spec as labels record it, with sensitive environment values replaced by their digest.
+
+    A value that used a secret variable is already a marker, which names the variable, so it is kept.
+    """
     environment = spec.get("environment")
     if not isinstance(environment, dict) or not any(is_sensitive_name(name) for name in environment):
         return spec
-    redacted = {name: _digest(value) if is_sensitive_name(name) else value for name, value in environment.items()}
+    redacted = {name: _digest(value) if is_sensitive_name(name) and not has_marker(value) else value
+                for name, value in environment.items()}
     return {**spec, "environment": redacted}
 
 

@@ -37,9 +37,10 @@ TEMPLATE_MARKS = ("{{", "{%")
 NO_COMMENT_START = "\0{#"
 NO_COMMENT_END = "#}\0"
 
-# Value of a variable without a value while a blueprint is validated without it. It is
-# valid in names and text, so the rest of the blueprint can still be checked.
-PLACEHOLDER = "unset"
+# Value of a variable without a value while a blueprint is validated without it, as
+# "unset-" and the variable's name. It is valid in names and text and differs per
+# variable, so the rest of the blueprint, names included, can still be checked.
+PLACEHOLDER_PREFIX = "unset-"
 WHOLE_EXPRESSION = re.compile(r"^\{\{-?(?P<expression>.*?)-?\}\}$", re.DOTALL)
 
 # Sections that are not rendered: variables hold the values templates read.
@@ -186,7 +187,9 @@ class _Renderer:
         """Return the real and the masked rendering of `value`, which sits at `path`."""
         if isinstance(value, str):
             real, masked = self._render_text(value, path)
-            return real, self._sweep_secrets(masked, path)
+            # Text written out in the file is not searched: the secret's value would be in git already.
+            templated = any(mark in value for mark in TEMPLATE_MARKS)
+            return real, self._sweep_secrets(masked, path) if templated else masked
         if isinstance(value, dict):
             real: dict[Any, Any] = {}
             masked: dict[Any, Any] = {}
@@ -219,9 +222,11 @@ class _Renderer:
             other = next((other for other in written if other != key and name in (other, self.result.renamed.get(
                 path[:-1] + (other,)))), name)
             where = self.source_map.locate(path[:-1] + (other,), at_key=True)
-            self.report(path, f"key {key!r} renders to {name!r}, the same as key {other!r} at {where}",
-                        "override files are merged before templates are rendered, so write a key the same way in "
-                        "every file; otherwise make the names differ", at_key=True)
+            merged = where.file != self.source_map.locate(path, at_key=True).file
+            hint = ("override files are merged before templates are rendered, so write a key the same way in every "
+                    "file; otherwise make the names differ") if merged else "make the names differ"
+            self.report(path, f"key {key!r} renders to {name!r}, the same as key {other!r} at {where}", hint,
+                        at_key=True)
             return key
         if name != key:
             self.result.renamed[path] = name
@@ -334,17 +339,19 @@ class _Renderer:
         self.read_here.add(name)
         if name not in declared:
             raise TemplateProblem(f"variable {name!r} is not declared", defined_hint("variables", name, declared))
+        if declared[name].secret:
+            # Noted also without a value, so where a secret is used is checked without it.
+            self.used.add(name)
+            self.pending.add(name)
         if name not in self.variables.values and self.allow_missing:
             self.read_missing = True
-            return PLACEHOLDER
+            return PLACEHOLDER_PREFIX + name.lower()
         if name not in self.variables.values:
             return _Unavailable(TemplateProblem(
                 f"variable {name!r} has no value",
-                f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or {ENVIRONMENT_PREFIX}{name}",
+                f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or "
+                f"{ENVIRONMENT_PREFIX}{name.upper()}",
                 missing_value=True))
-        if declared[name].secret:
-            self.used.add(name)
-            self.pending.add(name)
         return self.variables.values[name]
 
     def check_secret_placement(self) -> None:

@@ -180,7 +180,7 @@ def _render(document: Document, inputs: VariableInputs, allow_missing: bool) -> 
             path = ("variables", name)
             rendered.problems.append(Problem(
                 document.source_map.locate(path, at_key=True), format_key_path(path), f"variable {name!r} has no value",
-                f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or PROVISION_VAR_{name}"))
+                f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or PROVISION_VAR_{name.upper()}"))
     return rendered, variables
 
 

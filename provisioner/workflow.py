@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.engine import Engine, VolumeNotFound, connect
-from provisioner.errors import BlueprintInvalid, UnknownResource
+from provisioner.errors import BlueprintInvalid, Problem, UnknownResource
 from provisioner.labels import PROJECT_LABEL, ROLE_LABEL
 from provisioner.locking import ProjectLock
 from provisioner.names import PROJECT_PATTERN
@@ -74,30 +74,37 @@ def project_to_destroy(source: BlueprintSource | Path) -> tuple[str, BlueprintIn
     """Return the blueprint's project, and the blueprint's problems if it has any.
 
     Destroy needs nothing but the project name, so a blueprint that no longer
-    validates (a bind source gone, a typo, a variable without a value) can
-    still be torn down.
+    validates (a bind source gone, a typo) can still be torn down. The
+    project name itself must be certain: when it is a template, every
+    variable input must be readable and every value it uses set, or another
+    environment could be destroyed.
     """
     try:
         return load_blueprint(source).blueprint.project, None
     except BlueprintInvalid as problems:
-        project = _project_name(BlueprintSource.of(source))
-        if project is None:
-            raise
-        return project, problems
+        return _project_name(BlueprintSource.of(source), problems), problems
 
 
-def _project_name(source: BlueprintSource) -> str | None:
-    """Read just the project name, rendering it if it is a template."""
-    try:
-        document = read_document(source.files)
-        rendered = render_document({"project": document.data.get("project")}, document.source_map,
-                                   resolve_variables(declared_variables(document)[1], source.inputs)[0], source.inputs.environ,
-                                   allow_missing=False)
-    except BlueprintInvalid:
-        return None
+def _project_name(source: BlueprintSource, problems: BlueprintInvalid) -> str:
+    """Read just the project name, rendering it if it is a template; raise when it is not certain."""
+    document = read_document(source.files)
+    declaration_problems, declared = declared_variables(document)
+    variables, value_problems = resolve_variables(declared, source.inputs)
+    if declaration_problems or value_problems:
+        # A misspelt or missing var file could leave a default that names another environment.
+        raise BlueprintInvalid(declaration_problems + value_problems)
+
+    rendered = render_document({"project": document.data.get("project")}, document.source_map, variables,
+                               source.inputs.environ)
+    if rendered.problems:
+        raise BlueprintInvalid(rendered.problems)
     project = rendered.data.get("project")
-    if rendered.problems or not isinstance(project, str) or not re.match(PROJECT_PATTERN, project):
-        return None
+    if not isinstance(project, str) or not re.match(PROJECT_PATTERN, project):
+        raise BlueprintInvalid([
+            Problem(document.source_map.locate(("project",)), "project",
+                    f"destroy needs the project name, and {project!r} is not a valid one",
+                    "fix the project, or name it with --project NAME"),
+        ] + problems.problems)
     return project
 
 

@@ -337,4 +337,22 @@ def test_destroy_needs_project_variable(monkeypatch, capsys, tmp_path):
     assert (code, out) == (1, "")
     assert err.splitlines()[:2] == ["blueprint.yaml:2:10: error: project: variable 'stage' has no value",
                                     "    hint: give it a default, or set it with --var stage=VALUE, --var-file FILE "
-                                    "or PROVISION_VAR_stage"]
+                                    "or PROVISION_VAR_STAGE"]
+
+
+DEFAULT_STAGE_BLUEPRINT = SECRET_BLUEPRINT.replace("  stage: {}", "  stage: {default: dev}")
+
+
+@pytest.mark.parametrize(("arguments", "first_line"), [
+    (("--var-file", "ci.vars.yml"), "error: var file ci.vars.yml not found (looked for {folder}/ci.vars.yml)"),
+    (("--var", "stgae=ci"), "error: --var stgae: variable 'stgae' is not declared in the blueprint"),
+])
+def test_destroy_refuses_uncertain_project(monkeypatch, capsys, tmp_path, arguments, first_line):
+    write_blueprint(tmp_path, DEFAULT_STAGE_BLUEPRINT)
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run_main(monkeypatch, capsys, *arguments, "destroy", "--auto-approve")
+
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0] == first_line.format(folder=tmp_path)
+    assert err.splitlines()[-1] == "blueprint is invalid: 1 problem found; nothing was changed on the engine"

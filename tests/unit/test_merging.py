@@ -728,3 +728,26 @@ def test_reset_with_value_rejected(write_blueprint):
     assert problem.location == Location(str(override), 3, 14)
     assert problem.message == "!reset takes no value: it removes the key, and what follows it would be ignored"
     assert problem.hint == "write KEY: !reset alone, or drop the tag to set the value"
+
+
+def test_key_spelt_differently_in_override(write_blueprint):
+    base = write_blueprint("""\
+        version: 1
+        project: demo
+        containers:
+          "{{ project }}-web":
+            image: busybox:1.36
+        """)
+    override = write_blueprint("""\
+        containers:
+          "{{project}}-web":
+            restart: always
+        """, "ci/override.yaml")
+
+    problem = only(load_problems(base, override))
+
+    assert problem.location == Location(str(override), 2, 3)
+    assert problem.message == (f"key '{{{{project}}}}-web' renders to 'demo-web', the same as key "
+                               f"'{{{{ project }}}}-web' at {base}:4:3")
+    assert problem.hint == ("override files are merged before templates are rendered, so write a key the same way "
+                            "in every file; otherwise make the names differ")

@@ -201,11 +201,11 @@ def test_project_without_value_allowed(tmp_path):
             labels: {owner: "{{ project }}-team", tier: cache}
         """, allow_missing=True)
 
-    # The project reads as "unset", so values built from it can still be checked.
+    # The project reads as "unset-" and the variable's name, so values built from it can still be checked.
     assert rendered.problems == []
     assert rendered.unrendered_paths == {("project",)}
-    assert rendered.data["project"] == "unset"
-    assert rendered.data["volumes"]["data"]["labels"] == {"owner": "unset-team", "tier": "cache"}
+    assert rendered.data["project"] == "unset-unset"
+    assert rendered.data["volumes"]["data"]["labels"] == {"owner": "unset-unset-team", "tier": "cache"}
 
 
 def test_project_missing_used(tmp_path):
@@ -296,8 +296,7 @@ def test_templated_key_clash(tmp_path, order, position, other):
     assert str(problem.location) == f"{FILE}:{position}"
     assert problem.key_path == "containers.{{ project }}-web"
     assert problem.message == f"key '{{{{ project }}}}-web' renders to 'demo-web', the same as key 'demo-web' at {FILE}:{other}"
-    assert problem.hint == ("override files are merged before templates are rendered, so write a key the same way in "
-                            "every file; otherwise make the names differ")
+    assert problem.hint == "make the names differ"
     assert sorted(rendered.data["containers"]) == ["demo-web", "{{ project }}-web"]
 
 
@@ -346,7 +345,7 @@ def test_variable_without_value(tmp_path):
     problem = web_problem(tmp_path, "{{ vars.unset }}")
 
     assert problem.message == "variable 'unset' has no value"
-    assert problem.hint == "give it a default, or set it with --var unset=VALUE, --var-file FILE or PROVISION_VAR_unset"
+    assert problem.hint == "give it a default, or set it with --var unset=VALUE, --var-file FILE or PROVISION_VAR_UNSET"
 
 
 def test_missing_value_allowed_reads_placeholder(tmp_path):
@@ -361,8 +360,8 @@ def test_missing_value_allowed_reads_placeholder(tmp_path):
 
     assert rendered.problems == []
     assert rendered.unrendered_paths == {WEB_VALUE_PATH}
-    assert web_value(rendered) == f"unset-{SECRET}"
-    assert web_value(rendered, masked=True) == f"unset-{SECRET_MARKER}"
+    assert web_value(rendered) == f"unset-unset-{SECRET}"
+    assert web_value(rendered, masked=True) == f"unset-unset-{SECRET_MARKER}"
     assert rendered.data["containers"]["web"]["image"] == "busybox:1.36"
     assert rendered.secret_paths == {WEB_VALUE_PATH: frozenset({"db_password"})}
 

@@ -477,7 +477,7 @@ BLUEPRINT = """\
           LEVEL: "{{ vars.level }}"
     """
 
-NO_VALUE_HINT = "give it a default, or set it with --var {name}=VALUE, --var-file FILE or PROVISION_VAR_{name}"
+NO_VALUE_HINT = "give it a default, or set it with --var {name}=VALUE, --var-file FILE or PROVISION_VAR_{upper}"
 
 
 def test_no_value_at_use_and_declaration(write_blueprint):
@@ -487,9 +487,9 @@ def test_no_value_at_use_and_declaration(write_blueprint):
 
     assert [(problem.location, problem.key_path, problem.message, problem.hint) for problem in problems] == [
         (Location(str(path), 7, 3), "variables.unused", "variable 'unused' has no value",
-         NO_VALUE_HINT.format(name="unused")),
+         NO_VALUE_HINT.format(name="unused", upper="UNUSED")),
         (Location(str(path), 10, 12), "containers.web.image", "variable 'tag' has no value",
-         NO_VALUE_HINT.format(name="tag")),
+         NO_VALUE_HINT.format(name="tag", upper="TAG")),
     ]
 
 
@@ -566,7 +566,7 @@ def test_allow_missing_reads_placeholder(write_blueprint):
     loaded = load(path, allow_missing=True)
 
     assert loaded.unrendered == frozenset({"containers.web.environment.TAG"})
-    assert loaded.blueprint.containers["web"].environment == {"TAG": "unset"}
+    assert loaded.blueprint.containers["web"].environment == {"TAG": "unset-tag"}
 
 
 def test_allow_missing_still_reports_other_problems(write_blueprint):
@@ -663,3 +663,41 @@ def test_problem_names_variable_source(write_blueprint):
 
     assert problem.key_path == "containers.web.ports[0]"
     assert problem.hint == f"the value is rendered from vars.port = 99999 from {var_file}:1:7"
+
+
+def test_allow_missing_names_differ_per_variable(write_blueprint):
+    path = write_blueprint("""\
+        version: 1
+        project: demo
+        variables:
+          front: {}
+          back: {}
+        containers:
+          "web-{{ vars.front }}":
+            image: busybox
+            depends_on: ["web-{{ vars.back }}"]
+          "web-{{ vars.back }}":
+            image: busybox
+        """)
+
+    loaded = load(path, allow_missing=True)
+
+    assert sorted(loaded.blueprint.containers) == ["web-unset-back", "web-unset-front"]
+    assert loaded.missing_variables == ("back", "front")
+
+
+def test_allow_missing_still_checks_secret_placement(write_blueprint):
+    path = write_blueprint("""\
+        version: 1
+        project: demo
+        variables:
+          pw: {secret: true}
+        containers:
+          web:
+            image: "busybox:{{ vars.pw }}"
+        """)
+
+    problem = only(load_error(path, allow_missing=True).problems)
+
+    assert problem.location == Location(str(path), 7, 12)
+    assert problem.message == "the secret variable 'pw' cannot be used in containers.web.image"
