@@ -109,6 +109,7 @@ def _read_var_file(path: Path, result: VariableValues, problems: list[Problem]) 
             problems.append(Problem(location, name, "!reset and !override belong in override files, not var files",
                                     "remove the tag"))
         else:
+            value = _like_default(value, result.declared[name])
             _set(result, name, value, str(location))
             _check_type(result, name, value, (name,), source_map, problems)
 
@@ -147,16 +148,48 @@ def _set_text(result: VariableValues, name: str, text: str, origin: str, locatio
     _set(result, name, value, origin)
 
 
+def _like_default(value: Any, spec: VariableSpec) -> Any:
+    """Read a var file's number as text where the default is text, and a decimal kept as text as a number's value.
+
+    YAML reads `tag: 1.37` as a number, and the loader keeps `1.40` as text, so
+    both spellings of a version must be accepted whichever kind the default is.
+    """
+    default = spec.default if spec.has_default else None
+    if isinstance(default, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(default, float) and isinstance(value, str):
+        try:
+            return _converted(value, default)
+        except ValueError:
+            return value
+    return value
+
+
 def _check_type(result: VariableValues, name: str, value: Any, path: KeyPath, source_map: SourceMap,
                 problems: list[Problem]) -> None:
     """A var file value must be of the default's kind: text, number, boolean, list or mapping."""
     spec = result.declared[name]
     if not spec.has_default or spec.default is None or value is None:
         return
-    if _kind(value) != _kind(spec.default) and not (_kind(spec.default) == "a number" and _kind(value) == "a whole number"):
+    if not _fits(value, spec.default):
         problems.append(Problem(source_map.locate(path), name,
                                 f"variable {name!r} is {_kind(spec.default)} by its default, but this value is {_kind(value)}",
                                 f"give a value like its default, {_shown_default(spec)}"))
+
+
+def _fits(value: Any, default: Any) -> bool:
+    """Tell whether a var file's value is of the default's kind; a decimal default also takes whole numbers and decimal text."""
+    if _kind(value) == _kind(default):
+        return True
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    if isinstance(default, float) and isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return False
 
 
 def _converted(text: str, default: Any) -> Any:

@@ -308,7 +308,7 @@ def test_var_file_unknown_name(write_blueprint):
 @pytest.mark.parametrize("name, text, message, hint", [
     ("replicas", "three", "variable 'replicas' is a whole number by its default, but this value is text",
      "give a value like its default, 2"),
-    ("tag", "1.37", "variable 'tag' is text by its default, but this value is a number",
+    ("tag", "[1.37]", "variable 'tag' is text by its default, but this value is a list",
      "give a value like its default, \"1.36\""),
     ("debug", "'yes'", "variable 'debug' is a boolean by its default, but this value is text",
      "give a value like its default, false"),
@@ -701,3 +701,18 @@ def test_allow_missing_still_checks_secret_placement(write_blueprint):
 
     assert problem.location == Location(str(path), 7, 12)
     assert problem.message == "the secret variable 'pw' cannot be used in containers.web.image"
+
+
+@pytest.mark.parametrize(("name", "written", "expected"), [
+    ("tag", "1.37", "1.37"),
+    ("tag", "7", "7"),
+    ("ratio", "1.40", "1.40"),
+    ("ratio", "2.5", 2.5),
+])
+def test_var_file_number_and_text_follow_default(write_blueprint, name, written, expected):
+    var_file = write_blueprint(f"{name}: {written}\n", "stage.yaml")
+
+    values, problems = resolve(var_files=(var_file,))
+
+    assert problems == []
+    assert values.values[name] == expected
