@@ -208,7 +208,11 @@ def config(context: click.Context, output_format: str) -> None:
     """
     loaded = load_blueprint(_source(context))
     _redact.include(loaded.redact)
-    _echo(resolved_text(loaded, output_format), nl=False)
+    text, hidden = resolved_text(loaded, output_format)
+    _echo(text, nl=False)
+    if hidden and output_format == "json":
+        _echo("note: secrets show as (secret NAME) and sensitive values as (sensitive value); "
+              "do not apply this output", err=True)
 
 
 @cli.command()

@@ -15,12 +15,13 @@ import os.path
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from provisioner.blueprint_errors import NAME_RULE, problems_from_validation_error
 from provisioner.errors import BlueprintInvalid, Problem
-from provisioner.loader import Document, KeyPath, format_key_path, load_document
+from provisioner.loader import Document, KeyPath, SourceMap, format_key_path, load_document
 from provisioner.merging import merge_documents
 from provisioner.models import (
     VARIABLE_NAME_PATTERN,
@@ -36,6 +37,8 @@ from provisioner.models import (
 )
 from provisioner.names import DOCKER_NAME_PATTERN, PREDEFINED_NETWORKS
 from provisioner.registry_validation import RegistryRules, resolve_path
+from provisioner.labels import SENSITIVE_PLACEHOLDER
+from provisioner.secrets import PLACEHOLDER as SECRET_PLACEHOLDER
 from provisioner.secrets import Redactor, shown
 from provisioner.templating import Rendered, render_document
 from provisioner.validation_support import defined_hint, ports_clash
@@ -103,6 +106,9 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
     """
     source = BlueprintSource.of(source)
     document = read_document(source.files)
+    placeholders = _placeholder_problems(document.data, document.source_map, ())
+    if placeholders:
+        raise BlueprintInvalid(placeholders)
     rendered, variables = _render(document, source.inputs, allow_missing)
     redact = Redactor(variables.secrets())
     if rendered.problems:
@@ -235,6 +241,20 @@ def _with_absolute_tls_paths(blueprint: Blueprint, document: Document) -> Bluepr
                     for part in ("cert", "key")})
         registries[name] = registry.model_copy(update={"tls": registry.tls.model_copy(update=updates)}) if updates else registry
     return blueprint.model_copy(update={"registries": registries})
+
+
+def _placeholder_problems(value: Any, source_map: SourceMap, path: KeyPath) -> list[Problem]:
+    """Find the placeholders that provision config prints for hidden values: such a file is not a blueprint to apply."""
+    if isinstance(value, dict):
+        return [problem for key, item in value.items() for problem in _placeholder_problems(item, source_map, path + (key,))]
+    if isinstance(value, list):
+        return [problem for index, item in enumerate(value)
+                for problem in _placeholder_problems(item, source_map, path + (index,))]
+    if isinstance(value, str) and (SENSITIVE_PLACEHOLDER in value or SECRET_PLACEHOLDER.search(value)):
+        return [Problem(source_map.locate(path), format_key_path(path),
+                        f"{value!r} contains a placeholder that provision config prints for a hidden value",
+                        "apply the blueprint files that config read, with their variables, not config's output")]
+    return []
 
 
 def _with_variable_sources(problem: Problem, reads: dict[str, frozenset[str]], variables: VariableValues) -> Problem:

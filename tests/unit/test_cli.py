@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
 from provisioner import cli
+from provisioner.errors import BlueprintInvalid
+from provisioner.resources import build_desired_state
 from provisioner.schema import blueprint_schema_text
 from provisioner.validation import load_blueprint
 
@@ -215,7 +218,8 @@ def test_config_prints_resolved_blueprint_with_secret_hidden(monkeypatch, capsys
     code, out, err = run_main(monkeypatch, capsys, "config", "--var-file", "ci.yaml")
 
     assert (code, err) == (0, "")
-    assert out == ("# Resolved by provision config. Secrets show as (secret NAME): do not apply this output.\n"
+    assert out == ("# Resolved by provision config. Secrets show as (secret NAME) and sensitive values as\n"
+                   "# (sensitive value): do not apply this output.\n"
                    "version: 1\n"
                    "project: shop-ci\n"
                    "containers:\n"
@@ -233,7 +237,7 @@ def test_config_prints_resolved_blueprint_with_secret_hidden(monkeypatch, capsys
                    "    pull: missing\n")
 
 
-def test_config_json_is_valid_blueprint(monkeypatch, capsys, tmp_path):
+def test_config_json_output_cannot_be_applied(monkeypatch, capsys, tmp_path):
     write_blueprint(tmp_path)
     monkeypatch.chdir(tmp_path)
 
@@ -241,13 +245,17 @@ def test_config_json_is_valid_blueprint(monkeypatch, capsys, tmp_path):
                             "--var", "db_password=hunter2-secret", "--var", "port=7070")
     data = json.loads(out)
     (tmp_path / "resolved.yaml").write_text(out)
-    loaded = load_blueprint(tmp_path / "resolved.yaml")
+    with pytest.raises(BlueprintInvalid) as caught:
+        load_blueprint(tmp_path / "resolved.yaml")
 
     assert code == 0
     assert data["project"] == "shop-dev"
     assert data["containers"]["web"]["ports"][0]["host_port"] == 7070
     assert "hunter2-secret" not in out
-    assert loaded.blueprint.containers["web"].environment == {"DB_URL": "postgres://app:(secret db_password)@db/shop-dev"}
+    problem = caught.value.problems[0]
+    assert problem.key_path == "containers.web.environment.DB_URL"
+    assert problem.message == ("'postgres://app:(secret db_password)@db/shop-dev' contains a placeholder that "
+                               "provision config prints for a hidden value")
 
 
 def test_unknown_var_is_an_error_with_suggestion(monkeypatch, capsys, tmp_path):
@@ -324,8 +332,27 @@ def test_config_yaml_warns_against_applying(monkeypatch, capsys, tmp_path):
     code, out, _ = run_main(monkeypatch, capsys, "config", "--var", "stage=ci", "--var", "db_password=hunter2-secret")
 
     assert code == 0
-    assert out.splitlines()[0] == ("# Resolved by provision config. Secrets show as (secret NAME): "
-                                   "do not apply this output.")
+    assert out.splitlines()[:2] == ["# Resolved by provision config. Secrets show as (secret NAME) and sensitive values as",
+                                    "# (sensitive value): do not apply this output."]
+
+
+def test_config_hides_sensitive_names(monkeypatch, capsys, tmp_path):
+    write_blueprint(tmp_path, textwrap.dedent("""\
+        version: 1
+        project: plain
+        containers:
+          web:
+            image: busybox:1.36
+            environment: {API_TOKEN: literal-token-1, MODE: demo}
+        """))
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run_main(monkeypatch, capsys, "config", "--format", "json")
+
+    assert code == 0
+    assert json.loads(out)["containers"]["web"]["environment"] == {"API_TOKEN": "(sensitive value)", "MODE": "demo"}
+    assert err == ("note: secrets show as (secret NAME) and sensitive values as (sensitive value); "
+                   "do not apply this output\n")
 
 
 def test_destroy_needs_project_variable(monkeypatch, capsys, tmp_path):
@@ -356,3 +383,17 @@ def test_destroy_refuses_uncertain_project(monkeypatch, capsys, tmp_path, argume
     assert (code, out) == (1, "")
     assert err.splitlines()[0] == first_line.format(folder=tmp_path)
     assert err.splitlines()[-1] == "blueprint is invalid: 1 problem found; nothing was changed on the engine"
+
+
+@pytest.mark.parametrize("example", ["seed-demo.yaml", "storage.yaml", "networks.yaml", "overlay.yaml"])
+def test_config_of_example_plans_the_same(monkeypatch, capsys, tmp_path, example):
+    source = Path(__file__).resolve().parents[2] / "blueprints" / example
+
+    code, out, _ = run_main(monkeypatch, capsys, "-f", str(source), "config")
+    (tmp_path / "resolved.yaml").write_text(out)
+    original = build_desired_state(load_blueprint(source))
+    resolved = build_desired_state(load_blueprint(tmp_path / "resolved.yaml"))
+
+    assert code == 0
+    assert {key: resource.spec for key, resource in resolved.resources.items()} == {
+        key: resource.spec for key, resource in original.resources.items()}
