@@ -18,6 +18,9 @@ def merge_documents(documents: list[Document]) -> Document:
     """Merge `documents` in order, later files winning; the result is named after the first file."""
     first = documents[0]
     merged = Document(path=first.path, data=None, source_map=SourceMap(first.source_map.file), files={})
+    if len(documents) > 1:
+        for document in documents:
+            _environment_lists_as_mappings(document)
     for document in documents:
         merged.files.update(document.files)
         if not isinstance(document.data, dict) or not isinstance(merged.data, dict):
@@ -98,3 +101,35 @@ def _forget_positions(target: SourceMap, path: KeyPath) -> None:
         for key_path in [key_path for key_path in positions if key_path[:len(path)] == path and key_path != path]:
             del positions[key_path]
     target.boolean_texts.pop(path, None)
+
+
+def _environment_lists_as_mappings(document: Document) -> None:
+    """Turn `environment: [NAME=VALUE, ...]` into a mapping, so that files merge it by name as Compose does.
+
+    A list with an entry that is not NAME=VALUE, or with a name twice, is left
+    as it is for validation to report.
+    """
+    if not isinstance(document.data, dict):
+        return
+    for section in ("volume_containers", "containers"):
+        entries = document.data.get(section)
+        for name, entry in (entries.items() if isinstance(entries, dict) else ()):
+            environment = entry.get("environment") if isinstance(entry, dict) else None
+            if not isinstance(environment, list):
+                continue
+            pairs = [item.partition("=") for item in environment if isinstance(item, str)]
+            names = [pair[0] for pair in pairs]
+            if len(pairs) != len(environment) or not all(pair[1] for pair in pairs) or len(set(names)) != len(names):
+                continue
+            path = (section, name, "environment")
+            _move_list_positions(document.source_map, path, names)
+            entry["environment"] = {pair[0]: pair[2] for pair in pairs}
+
+
+def _move_list_positions(source_map: SourceMap, path: KeyPath, names: list[str]) -> None:
+    """Give each entry of the list at `path` the key path of its name, pointing key and value at the entry."""
+    for index, name in enumerate(names):
+        position = source_map.value_positions.pop(path + (index,), None)
+        if position is not None:
+            source_map.key_positions[path + (name,)] = position
+            source_map.value_positions[path + (name,)] = position

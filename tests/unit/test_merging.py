@@ -751,3 +751,29 @@ def test_key_spelt_differently_in_override(write_blueprint):
                                f"'{{{{ project }}}}-web' at {base}:4:3")
     assert problem.hint == ("override files are merged before templates are rendered, so write a key the same way "
                             "in every file; otherwise make the names differ")
+
+
+@pytest.mark.parametrize("written", ['["C=d", "LEVEL=debug"]', "{C: d, LEVEL: debug}"])
+def test_environment_merged_by_name(write_blueprint, written):
+    base = write_blueprint(BASE.replace("""\
+        environment:
+          MODE: base
+          LEVEL: info""", """\
+        environment: ["MODE=base", "LEVEL=info"]"""))
+    override = write_blueprint(f"containers:\n  web:\n    environment: {written}\n", "override.yaml")
+
+    document = merged(base, override)
+
+    assert document.data["containers"]["web"]["environment"] == {"MODE": "base", "LEVEL": "debug", "C": "d"}
+    assert document.source_map.locate(("containers", "web", "environment", "MODE")) == Location(str(base), 10, 19)
+
+
+def test_environment_entry_error_keeps_position(write_blueprint):
+    base = write_blueprint(BASE)
+    override = write_blueprint("containers:\n  web:\n    environment: [\"C=d\", \"BROKEN\"]\n", "override.yaml")
+
+    problem = only(load_problems(base, override))
+
+    assert problem.location == Location(str(override), 3, 26)
+    assert problem.key_path == "containers.web.environment[1]"
+    assert problem.message == "invalid environment entry 'BROKEN'; write NAME=VALUE"
