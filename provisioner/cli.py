@@ -174,6 +174,10 @@ def init(context: click.Context, project: str | None) -> None:
                              f"-f {blueprint_path / DEFAULT_BLUEPRINT}")
     try:
         blueprint_path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ProvisionError(f"cannot create the folder {blueprint_path.parent}: a file of that name is in the "
+                             "way; pass -f with another path") from None
+    try:
         with open(blueprint_path, "x", encoding="utf-8") as file:
             file.write(starter_blueprint(project))
     except FileExistsError:

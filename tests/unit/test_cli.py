@@ -397,3 +397,13 @@ def test_config_of_example_plans_the_same(monkeypatch, capsys, tmp_path, example
     assert code == 0
     assert {key: resource.spec for key, resource in resolved.resources.items()} == {
         key: resource.spec for key, resource in original.resources.items()}
+
+
+def test_init_refuses_file_as_folder(monkeypatch, capsys, tmp_path):
+    (tmp_path / "ff").write_text("")
+    monkeypatch.chdir(tmp_path)
+
+    code, out, err = run_main(monkeypatch, capsys, "init", "-f", "ff/app.yaml")
+
+    assert (code, out) == (1, "")
+    assert err == "cannot create the folder ff: a file of that name is in the way; pass -f with another path\n"
