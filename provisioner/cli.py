@@ -25,7 +25,9 @@ from provisioner.events import ActionFinished, Outcome
 from provisioner.executor import ExecuteOptions, ExecutionInterrupted, execute
 from provisioner.names import PROJECT_PATTERN
 from provisioner.render import render_outcome, render_plan, render_progress
+from provisioner.resolved import resolved_text
 from provisioner.schema import blueprint_schema_text
+from provisioner.secrets import RedactingFilter, Redactor
 from provisioner.starter import (
     IGNORED_PATTERN,
     SCHEMA_FILE,
@@ -33,8 +35,6 @@ from provisioner.starter import (
     ignore_local_var_files,
     starter_blueprint,
 )
-from provisioner.resolved import resolved_text
-from provisioner.secrets import Redactor, RedactingFilter
 from provisioner.validation import BlueprintSource, load_blueprint
 from provisioner.variables import VariableInputs
 from provisioner.workflow import Planned, plan_for_apply, plan_for_destroy, project_to_destroy, registry_ca_certificate

@@ -52,18 +52,11 @@ def _merge_value(base: Any, override: Any, path: KeyPath, target: SourceMap, sou
             # An empty value keeps the earlier one, as compose-go's MergeYaml does, so an
             # override file whose `containers:` entries are all commented out removes nothing.
             continue
-        if key in result and isinstance(result[key], dict) and isinstance(value, dict):
-            result[key] = _merge_value(result[key], value, child, target, source)
-            continue
-        _take_position(target.key_positions, source, source.key_positions, child)
-        result[key] = _merge_value(result[key], value, child, target, source) if key in result else (
-            _replace(value, child, target, source))
+        if not (isinstance(result.get(key), dict) and isinstance(value, dict)):
+            # The key's value comes from this file, so its position does too.
+            _take_position(target.key_positions, source, source.key_positions, child)
+        result[key] = _merge_value(result.get(key), value, child, target, source)
     return result
-
-
-def _replace(value: Any, path: KeyPath, target: SourceMap, source: SourceMap) -> Any:
-    _take_positions(target, source, path)
-    return _plain(value)
 
 
 def _plain(value: Any) -> Any:

@@ -3,9 +3,9 @@
 Files are merged, templates rendered and defaults filled in. Relative paths
 become absolute, resolved against the file each was written in, and secrets
 show as (secret NAME), as environment values with secret-looking names show
-as (sensitive value) in plans. The output is itself a valid blueprint, but one
-that would set each hidden value to its placeholder, so it is for reading, not
-applying.
+as (sensitive value) in plans. The output is laid out as a blueprint, but it
+is for reading only: applying it would set each hidden value to its
+placeholder, so loading a blueprint that contains one is an error.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 MARKER = re.compile(r"\[secret:(?P<names>[A-Za-z][A-Za-z0-9_]*(?:,[A-Za-z][A-Za-z0-9_]*)*):(?P<digest>[0-9a-f]{16})\]")
 # The placeholder that `shown` and `Redactor` print in place of a secret: (secret NAME).
@@ -83,14 +83,19 @@ class Redactor:
         self._pattern = re.compile(f"{written}|(?P<kept>{MARKER.pattern}|{PLACEHOLDER.pattern})")
 
     def __call__(self, text: str) -> str:
+        return self.replace(text, lambda name, value: f"(secret {name})")
+
+    def replace(self, text: str, replacement: Callable[[str, str], str]) -> str:
+        """Replace each secret value in `text` with `replacement(variable name, value as found)`."""
         if self._pattern is None:
             return text
-        return self._pattern.sub(self._replacement, text)
 
-    def _replacement(self, match: re.Match[str]) -> str:
-        if match["kept"] is not None:
-            return match.group(0)
-        return f"(secret {self._secrets[match.group(0)]})"
+        def substitute(match: re.Match[str]) -> str:
+            if match["kept"] is not None:
+                return match.group(0)
+            return replacement(self._secrets[match.group(0)], match.group(0))
+
+        return self._pattern.sub(substitute, text)
 
 
 def _spellings(value: str) -> set[str]:

@@ -26,9 +26,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from provisioner.errors import Problem
 from provisioner.loader import KeyPath, SourceMap, format_key_path
-from provisioner.secrets import MARKER, MIN_REDACTED_LENGTH, marker
+from provisioner.secrets import Redactor, marker
 from provisioner.validation_support import defined_hint
-from provisioner.variables import ENVIRONMENT_PREFIX, VariableValues
+from provisioner.variables import VariableValues, no_value_hint
 
 TEMPLATE_MARKS = ("{{", "{%")
 
@@ -69,7 +69,7 @@ class Rendered:
     problems: list[Problem] = field(default_factory=list)
     # Key paths whose value used a secret, with the secrets' names.
     secret_paths: dict[KeyPath, frozenset[str]] = field(default_factory=dict)
-    # Key paths left as written because a variable they use has no value (only when missing values are allowed).
+    # Key paths whose value read a variable without a value, and so a placeholder (only when that is allowed).
     unrendered_paths: set[KeyPath] = field(default_factory=set)
     # Variables that some template read, whether or not they had a value.
     read: set[str] = field(default_factory=set)
@@ -77,6 +77,8 @@ class Rendered:
     reads: dict[KeyPath, frozenset[str]] = field(default_factory=dict)
     # Keys written as templates, by their key path as written, with the name each rendered to.
     renamed: dict[KeyPath, str] = field(default_factory=dict)
+    # Hides the values of the secret variables in text, such as problems.
+    redact: Redactor = field(default_factory=Redactor)
 
     def rendered_path(self, path: KeyPath) -> KeyPath:
         """Return the key path that `path`, as written, has in the rendered data."""
@@ -112,13 +114,14 @@ def render_document(data: Any, source_map: SourceMap, variables: VariableValues,
                     allow_missing: bool = False) -> Rendered:
     """Render every string of `data` outside the variables section.
 
-    With `allow_missing`, a string that uses a variable without a value is
-    left as written instead of being an error, so a blueprint can be checked
-    without its secrets.
+    With `allow_missing`, a variable without a value reads as a placeholder
+    instead of being an error, and the values that read one are listed in
+    `unrendered_paths`, so a blueprint can be checked without its secrets.
     """
     renderer = _Renderer(source_map, variables, environ, allow_missing)
     if not isinstance(data, dict):
-        return Rendered(data, data)
+        renderer.result.data = renderer.result.masked = data
+        return renderer.result
 
     project = data.get("project")
     project_path: KeyPath = ("project",)
@@ -164,7 +167,7 @@ class _Renderer:
         self.source_map = source_map
         self.variables = variables
         self.allow_missing = allow_missing
-        self.result = Rendered(None, None)
+        self.result = Rendered(None, None, redact=Redactor(variables.secrets()))
         # Secret variables read since the last output, and since the current string began.
         self.pending: set[str] = set()
         self.used: set[str] = set()
@@ -175,11 +178,6 @@ class _Renderer:
         self.environment = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True,
                                     finalize=self._finalize, comment_start_string=NO_COMMENT_START,
                                     comment_end_string=NO_COMMENT_END)
-        # Each secret's value, to find it in text that did not read it through vars.
-        secrets = {value: name for name, value in variables.secrets().items() if len(value) >= MIN_REDACTED_LENGTH}
-        self.secret_names = secrets
-        longest_first = sorted(secrets, key=len, reverse=True)
-        self.secret_pattern = re.compile("|".join(re.escape(value) for value in longest_first)) if secrets else None
         self.context: dict[str, Any] = {"vars": _VariablesView(self), "env": _EnvironmentView(environ)}
         self.compiled: dict[str, tuple[nodes.Template, Any, jinja2.Template | None]] = {}
 
@@ -188,8 +186,7 @@ class _Renderer:
         if isinstance(value, str):
             real, masked = self._render_text(value, path)
             # Text written out in the file is not searched: the secret's value would be in git already.
-            templated = any(mark in value for mark in TEMPLATE_MARKS)
-            return real, self._sweep_secrets(masked, path) if templated else masked
+            return real, self._sweep_secrets(masked, path) if _is_template(value) else masked
         if isinstance(value, dict):
             real: dict[Any, Any] = {}
             masked: dict[Any, Any] = {}
@@ -208,7 +205,7 @@ class _Renderer:
         `rendered` has the keys rendered so far and `written` every key of the
         mapping as written, so a clash is found whichever of the two comes first.
         """
-        if not isinstance(key, str) or not any(mark in key for mark in TEMPLATE_MARKS):
+        if not isinstance(key, str) or not _is_template(key):
             return key
         secrets_before = set(self.result.secret_paths)
         value, _ = self._render_text(key, path)
@@ -233,32 +230,25 @@ class _Renderer:
         return name
 
     def _sweep_secrets(self, masked: Any, path: KeyPath) -> Any:
-        """Mask a secret's value wherever it still shows, such as one read from env or written out literally."""
-        if self.secret_pattern is None or not isinstance(masked, str) or not self.secret_pattern.search(masked):
+        """Mask a secret's value wherever it still shows in a rendered string, such as one read through env."""
+        if not isinstance(masked, str):
             return masked
         found: set[str] = set()
 
-        def replace(match: re.Match[str]) -> str:
-            name = self.secret_names[match.group(0)]
+        def to_marker(name: str, value: str) -> str:
             found.add(name)
-            return marker([name], match.group(0), self._project())
+            return marker([name], value, self._project())
 
-        # Markers already in the text stay whole, even when a secret's value occurs inside one.
-        pieces = []
-        position = 0
-        for existing in MARKER.finditer(masked):
-            pieces += [self.secret_pattern.sub(replace, masked[position:existing.start()]), existing.group(0)]
-            position = existing.end()
-        pieces.append(self.secret_pattern.sub(replace, masked[position:]))
+        swept = self.result.redact.replace(masked, to_marker)
         if found:
             self.result.secret_paths[path] = self.result.secret_paths.get(path, frozenset()) | found
-        return "".join(pieces)
+        return swept
 
     def _render_text(self, text: str, path: KeyPath) -> tuple[Any, Any]:
-        if not any(mark in text for mark in TEMPLATE_MARKS):
+        if not _is_template(text):
             return text, text
         self.read_missing = False
-        self.read_here: set[str] = set()
+        self.read_here = set()
         try:
             rendered = self._render_template(text, path)
             if self.read_missing:
@@ -347,11 +337,8 @@ class _Renderer:
             self.read_missing = True
             return PLACEHOLDER_PREFIX + name.lower()
         if name not in self.variables.values:
-            return _Unavailable(TemplateProblem(
-                f"variable {name!r} has no value",
-                f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or "
-                f"{ENVIRONMENT_PREFIX}{name.upper()}",
-                missing_value=True))
+            return _Unavailable(TemplateProblem(f"variable {name!r} has no value", no_value_hint(name),
+                                                missing_value=True))
         return self.variables.values[name]
 
     def check_secret_placement(self) -> None:
@@ -360,8 +347,8 @@ class _Renderer:
                 continue
             allowed = SECRET_KEYS.get(str(path[0]), ())
             if not (len(path) >= 3 and path[2] in allowed):
-                shown = ", ".join(repr(name) for name in sorted(names))
-                self.report(path, f"the secret variable {shown} cannot be used in {format_key_path(path)}",
+                quoted = ", ".join(repr(name) for name in sorted(names))
+                self.report(path, f"the secret variable {quoted} cannot be used in {format_key_path(path)}",
                             "this value is shown in plans or stored in labels; secrets may be used only in a "
                             "container's environment, command or entrypoint, or in a volume's driver_opts")
 
@@ -418,7 +405,6 @@ class _VariablesView:
         raise TemplateProblem("vars cannot be listed or searched with 'in'",
                               "read a declared variable by name, as vars.NAME or vars['NAME']")
 
-
     def __str__(self) -> str:
         raise TemplateProblem("vars is the set of variables, not a value", "read one variable, as vars.NAME")
 
@@ -426,11 +412,11 @@ class _VariablesView:
 class _EnvironmentView:
     """`env` in templates: the process environment, where an unset name is an error."""
 
-    def __str__(self) -> str:
-        raise TemplateProblem("env is the whole environment, not a value", "read one variable, as env.NAME")
-
     def __init__(self, environ: Mapping[str, str]):
         self._environ = environ
+
+    def __str__(self) -> str:
+        raise TemplateProblem("env is the whole environment, not a value", "read one variable, as env.NAME")
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -452,6 +438,10 @@ class _EnvironmentView:
     def __iter__(self) -> Any:
         raise TemplateProblem("env cannot be listed",
                               "read an environment variable by name, as env.NAME or env.get('NAME', 'VALUE')")
+
+
+def _is_template(text: str) -> bool:
+    return any(mark in text for mark in TEMPLATE_MARKS)
 
 
 def _whole_expression(text: str, tree: nodes.Template) -> str | None:

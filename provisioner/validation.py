@@ -9,8 +9,8 @@ reported at once, with its file position.
 from __future__ import annotations
 
 import graphlib
-import json
 import ipaddress
+import json
 import os.path
 import re
 from dataclasses import dataclass, field
@@ -36,13 +36,13 @@ from provisioner.models import (
     VolumeSpec,
 )
 from provisioner.names import DOCKER_NAME_PATTERN, PREDEFINED_NETWORKS
-from provisioner.registry_validation import RegistryRules, resolve_path
 from provisioner.labels import SENSITIVE_PLACEHOLDER
+from provisioner.registry_validation import RegistryRules, resolve_path
 from provisioner.secrets import PLACEHOLDER as SECRET_PLACEHOLDER
 from provisioner.secrets import Redactor, shown
 from provisioner.templating import Rendered, render_document
 from provisioner.validation_support import defined_hint, ports_clash
-from provisioner.variables import VariableInputs, VariableValues, resolve_variables
+from provisioner.variables import VariableInputs, VariableValues, no_value_hint, resolve_variables
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class LoadedBlueprint:
     document: Document
     engine_blueprint: Blueprint
     redact: Redactor = field(default_factory=Redactor)
-    # Values left as written because a variable they use has no value (validate only).
+    # Values that read a variable without a value, and so were not checked (validate only).
     unrendered: frozenset[str] = frozenset()
     # Variables without a value that templates use (validate only).
     missing_variables: tuple[str, ...] = ()
@@ -100,8 +100,8 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
 
     Without `check_secrets`, passwords need not be in the environment, for
     commands that only read public material, such as printing a CA. With
-    `allow_missing`, values that use a variable without a value are left
-    unchecked instead of being errors, so a blueprint can be validated
+    `allow_missing`, a variable without a value reads as a placeholder and
+    the values that read one are not checked, so a blueprint can be validated
     without its secrets.
     """
     source = BlueprintSource.of(source)
@@ -110,7 +110,7 @@ def load_blueprint(source: BlueprintSource | Path, *, check_secrets: bool = True
     if placeholders:
         raise BlueprintInvalid(placeholders)
     rendered, variables = _render(document, source.inputs, allow_missing)
-    redact = Redactor(variables.secrets())
+    redact = rendered.redact
     if rendered.problems:
         raise BlueprintInvalid(_redacted(rendered.problems, redact))
 
@@ -186,7 +186,7 @@ def _render(document: Document, inputs: VariableInputs, allow_missing: bool) -> 
             path = ("variables", name)
             rendered.problems.append(Problem(
                 document.source_map.locate(path, at_key=True), format_key_path(path), f"variable {name!r} has no value",
-                f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or PROVISION_VAR_{name.upper()}"))
+                no_value_hint(name)))
     return rendered, variables
 
 
@@ -259,15 +259,15 @@ def _placeholder_problems(value: Any, source_map: SourceMap, path: KeyPath) -> l
 
 def _with_variable_sources(problem: Problem, reads: dict[str, frozenset[str]], variables: VariableValues) -> Problem:
     """Add to a problem in a templated value which variables the value read, and where their values came from."""
-    names = {name for path, read in reads.items() if _under_any(problem.key_path, frozenset({path})) for name in read}
+    names = {name for path, read in reads.items() if _under(problem.key_path, path) for name in read}
     if not names:
         return problem
     sources = []
     for name in sorted(names):
         if name not in variables.values:
             continue
-        shown = "(secret)" if variables.declared[name].secret else _short(json.dumps(variables.values[name]))
-        sources.append(f"vars.{name} = {shown} from {variables.origins[name]}")
+        value = "(secret)" if variables.declared[name].secret else _short(json.dumps(variables.values[name]))
+        sources.append(f"vars.{name} = {value} from {variables.origins[name]}")
     if not sources:
         return problem
     note = "the value is rendered from " + "; ".join(sources)
@@ -286,7 +286,12 @@ def _redacted(problems: list[Problem], redact: Redactor) -> list[Problem]:
 
 
 def _under_any(key_path: str, prefixes: frozenset[str]) -> bool:
-    return any(key_path == prefix or key_path.startswith((prefix + ".", prefix + "[")) for prefix in prefixes)
+    return any(_under(key_path, prefix) for prefix in prefixes)
+
+
+def _under(key_path: str, prefix: str) -> bool:
+    """Tell whether `key_path` is `prefix` or lies inside it."""
+    return key_path == prefix or key_path.startswith((prefix + ".", prefix + "["))
 
 
 def _validate_models(document: Document) -> tuple[list[Problem], Blueprint]:

@@ -48,6 +48,11 @@ class VariableValues:
                 if spec.secret and name in self.values and self.values[name] is not None}
 
 
+def no_value_hint(name: str) -> str:
+    """Return the hint for a variable without a value: every way to give it one."""
+    return f"give it a default, or set it with --var {name}=VALUE, --var-file FILE or {ENVIRONMENT_PREFIX}{name.upper()}"
+
+
 def resolve_variables(declared: dict[str, VariableSpec], inputs: VariableInputs) -> tuple[VariableValues, list[Problem]]:
     """Return the values, with a problem for every value that cannot be used."""
     result = VariableValues(declared)
@@ -118,8 +123,8 @@ def _read_var_argument(argument: str, result: VariableValues, problems: list[Pro
     name, equals, text = argument.partition("=")
     if not equals or not name:
         # Quote the argument only when it is a bare name: anything else may be a mistyped secret.
-        shown = repr(argument) if re.match(VARIABLE_NAME_PATTERN, argument) else "a value without a name"
-        problems.append(Problem(None, "", f"--var expects NAME=VALUE, got {shown}",
+        quoted = repr(argument) if re.match(VARIABLE_NAME_PATTERN, argument) else "a value without a name"
+        problems.append(Problem(None, "", f"--var expects NAME=VALUE, got {quoted}",
                                 "write it as --var NAME=VALUE, for example --var tag=1.36"))
         return
     if name not in result.declared:
@@ -141,8 +146,8 @@ def _set_text(result: VariableValues, name: str, text: str, origin: str, locatio
     try:
         value = _converted(text, spec.default) if spec.has_default else text
     except ValueError as error:
-        shown = "(secret)" if spec.secret else repr(text)
-        problems.append(Problem(location, "", f"{origin}: {shown} is not a valid value for variable {name!r}: {error}",
+        quoted = "(secret)" if spec.secret else repr(text)
+        problems.append(Problem(location, "", f"{origin}: {quoted} is not a valid value for variable {name!r}: {error}",
                                 f"give a value like its default, {_shown_default(spec)}"))
         return
     _set(result, name, value, origin)

@@ -411,7 +411,7 @@ def test_problem_hides_quoted_secret(tmp_path):
 
 
 def applied_scratch_volume(monkeypatch, tmp_path, live_value: str):
-    """Plan the seed example, whose scratch volume's size is secret, against an engine where the option is `live_value`."""
+    """Return the plan of the seed example with a secret tmpfs size, against an engine whose option `o` is `live_value`."""
     monkeypatch.setenv("PROVISION_VAR_tmpfs_size", "64m-secret")
     data = seed_data()
     data["variables"] = {"tmpfs_size": {"secret": True}}
